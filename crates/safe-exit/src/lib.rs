@@ -1,0 +1,232 @@
+//! Make processes end safely.
+//!
+//! - **Exit hooks** that run exactly once however the process ends: returning from `main`,
+//!   [`std::process::exit`], SIGINT, SIGTERM, SIGQUIT or SIGHUP.
+//! - **[`safe_kill`]**: ask another process to end, wait for it up to a deadline, force it,
+//!   and report what happened.
+//!
+//! ```no_run
+//! let _hook = safe_exit::register(|| {
+//!     // Flush buffers, remove the pid file, close the database...
+//!     println!("cleaning up because of {:?}", safe_exit::exit_reason());
+//! });
+//! // Whether `main` returns, `std::process::exit(3)` is called, or SIGINT, SIGTERM, SIGQUIT
+//! // or SIGHUP arrives, the hook runs exactly once. After a signal the process then ends by
+//! // that same signal, so a shell or supervisor sees what happened.
+//! ```
+//!
+//! To choose the signals, call [`config`] before the first [`register`]:
+//!
+//! ```no_run
+//! use safe_exit::ConfigFlag;
+//! // SIGINT, SIGTERM and SIGHUP run the hooks; SIGQUIT keeps its default action (core dump).
+//! safe_exit::config(ConfigFlag::SIGHUP)?;
+//! safe_exit::register(|| println!("bye"));
+//! # Ok::<(), safe_exit::Error>(())
+//! ```
+//!
+//! # How it works
+//!
+//! Nothing happens until the first [`register`] or [`config`]: no thread, no handler, no
+//! allocation. Then, once per process:
+//!
+//! - A handler is installed for SIGINT, SIGTERM and the signals chosen by [`ConfigFlag`],
+//!   through [`signal-hook-registry`](https://docs.rs/signal-hook-registry), the registry that
+//!   `signal-hook` and `tokio` use too, so handlers installed by other code keep working
+//!   (they are chained, not replaced).
+//! - The handler does only async-signal-safe work: it records the first signal in an atomic
+//!   and writes one byte to a pipe. Later signals write nothing.
+//! - One watcher thread, named `safe-exit`, sleeps reading that pipe. It wakes, runs the hooks
+//!   (newest first) on this ordinary thread, then ends the process by the same signal: it
+//!   restores the default action, unblocks the signal and raises it again.
+//! - An `atexit` function runs the hooks when the process exits normally.
+//!
+//! A small state machine decides which trigger runs the hooks: the first one wins, later ones
+//! never start them again and never cut them short. If `main` returns while a signal-started
+//! run is in progress, the exiting thread waits for it to finish, and the process then ends by
+//! the signal. Hooks may call [`register`], [`Handle::unregister`] and [`config`]; a hook
+//! registered while the hooks run is run too, in its turn.
+//!
+//! # Limitations
+//!
+//! - **Other threads keep running while the hooks run.** A hook that closes a resource must
+//!   expect other threads to still use it.
+//! - Hooks run at *normal* exit through `atexit`: returning from `main` and
+//!   [`std::process::exit`] both qualify; [`std::process::abort`], `_exit`, a panic with
+//!   `panic = "abort"`, a crash (SIGSEGV) and SIGKILL do not, and cannot.
+//! - A hook that panics is reported on stderr and the remaining hooks still run, unless the
+//!   program is built with `panic = "abort"`.
+//! - A hook that calls [`std::process::exit`] ends the process there; the hooks not yet run
+//!   are skipped.
+//! - A signal ignored when the handlers are installed (`nohup`, `trap '' HUP`, a background job)
+//!   stays ignored: the program was told not to react to it.
+//! - Hooks belong to the process that registered them: a child created by `fork` without
+//!   `exec` does not run them, and a termination signal takes its default action there (it
+//!   never becomes unkillable). The child may [`register`] hooks of its own.
+//! - A process running as PID 1 in a container ignores signals whose action is the default;
+//!   after the hooks such a process ends with `_exit(128 + signal)`, the status a shell reports
+//!   for "killed by signal".
+//! - Exit-mode handling ends the process after a termination signal. To drain and return from
+//!   `main` instead, handle the signal yourself (for example with `tokio::signal`) and let the
+//!   hooks run at normal exit.
+//!
+//! # Portability
+//!
+//! Linux and macOS (and other unix systems) share one implementation. Other platforms compile;
+//! there [`config`] and [`try_register`] return [`Error::Install`], and hooks registered with
+//! [`register`] run only at normal exit.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+mod config;
+mod kill;
+mod registry;
+mod sys;
+
+use std::sync::Once;
+
+pub use config::{ConfigFlag, CONFIG_CTRL_ALL, DEFAULT_CONFIG};
+pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
+
+/// Why the process is ending, as seen by the hooks through [`exit_reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExitReason {
+    /// `main` returned or [`std::process::exit`] was called.
+    Exit,
+    /// A termination signal arrived (its number, e.g. `libc::SIGTERM`). After the hooks the
+    /// process ends by this same signal.
+    Signal(i32),
+}
+
+/// Errors from [`config`] and [`try_register`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// [`config`] was called with flags different from those already in force. The signals are
+    /// chosen once per process, before the first [`register`] (which installs
+    /// [`DEFAULT_CONFIG`] if [`config`] was not called).
+    #[error(
+        "safe-exit is already configured with {current:?}, so {requested:?} cannot be applied; \
+         call config() once, before the first register()"
+    )]
+    AlreadyConfigured {
+        /// The flags in force.
+        current: ConfigFlag,
+        /// The flags asked for.
+        requested: ConfigFlag,
+    },
+    /// The signal handlers or the watcher thread could not be installed.
+    #[error("safe-exit could not install its signal handlers: {0}")]
+    Install(#[source] std::io::Error),
+}
+
+/// A registered hook, to remove it with [`Handle::unregister`].
+///
+/// Dropping a `Handle` does **not** remove the hook: `safe_exit::register(f);` on its own is
+/// the common use.
+#[derive(Debug)]
+pub struct Handle {
+    id: u64,
+}
+
+impl Handle {
+    /// Removes the hook. Returns `true` if it was still registered, `false` if it already ran
+    /// (or is running), or was registered in a parent process before a `fork`.
+    pub fn unregister(self) -> bool {
+        registry::remove(self.id)
+    }
+}
+
+/// Registers `hook` to run exactly once when the process ends, and installs
+/// [`DEFAULT_CONFIG`] if [`config`] was not called.
+///
+/// Hooks run newest first (LIFO, like `atexit`), on an ordinary thread, never in a signal
+/// handler. See the [crate docs](crate) for when they run and when they cannot.
+///
+/// # Errors
+///
+/// None are returned: if the signal handlers cannot be installed (a thread cannot be
+/// started, or the platform is unsupported), the problem is reported once on stderr and the
+/// hook still runs at normal exit. Use [`try_register`] to handle that case yourself.
+///
+/// # Example
+///
+/// ```no_run
+/// let handle = safe_exit::register(|| println!("cleanup"));
+/// // Changed our mind:
+/// assert!(handle.unregister());
+/// ```
+pub fn register<F: FnOnce() + Send + 'static>(hook: F) -> Handle {
+    let handle = Handle { id: registry::push(Box::new(hook)) };
+    if let Err(e) = config::install(DEFAULT_CONFIG, false) {
+        static WARNED: Once = Once::new();
+        WARNED.call_once(|| {
+            registry::report(&format!("{e}; exit hooks will run only at normal exit"));
+        });
+    }
+    handle
+}
+
+/// Like [`register`], but returns the error if the signal handlers cannot be installed.
+///
+/// # Errors
+///
+/// [`Error::Install`] if a handler or the watcher thread cannot be set up. The hook is not
+/// registered then.
+pub fn try_register<F: FnOnce() + Send + 'static>(hook: F) -> Result<Handle, Error> {
+    config::install(DEFAULT_CONFIG, false)?;
+    Ok(Handle { id: registry::push(Box::new(hook)) })
+}
+
+/// Chooses which signals and console events run the hooks; call it before the first
+/// [`register`]. SIGINT and SIGTERM are always handled.
+///
+/// Calling it again with the same flags is harmless (also from inside a hook).
+///
+/// # Errors
+///
+/// - [`Error::AlreadyConfigured`] if a different configuration is already in force, including
+///   the [`DEFAULT_CONFIG`] that [`register`] installs when `config` was not called first.
+/// - [`Error::Install`] if a handler or the watcher thread cannot be set up.
+///
+/// # Example
+///
+/// ```no_run
+/// use safe_exit::{config, ConfigFlag};
+/// // Leave SIGQUIT and SIGHUP to their default actions.
+/// config(ConfigFlag::empty())?;
+/// # Ok::<(), safe_exit::Error>(())
+/// ```
+pub fn config(flags: ConfigFlag) -> Result<(), Error> {
+    config::install(flags, true)
+}
+
+/// The configuration in force in this process, or `None` before the first [`register`] or
+/// [`config`].
+pub fn configured() -> Option<ConfigFlag> {
+    config::current()
+}
+
+/// Why the process is ending, once the hooks have been triggered; `None` before that.
+///
+/// Meant for hooks: a hook can, for example, skip a slow flush when the process is being
+/// interrupted from the keyboard.
+///
+/// ```no_run
+/// use safe_exit::ExitReason;
+/// safe_exit::register(|| match safe_exit::exit_reason() {
+///     Some(ExitReason::Signal(sig)) => eprintln!("stopping on signal {sig}"),
+///     _ => eprintln!("stopping"),
+/// });
+/// ```
+pub fn exit_reason() -> Option<ExitReason> {
+    registry::reason()
+}
+
+/// The signal numbers that `flags` makes safe-exit handle on this platform (SIGINT and
+/// SIGTERM always; SIGQUIT and SIGHUP by flag on unix).
+pub fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
+    sys::imp::handled_signals(flags)
+}
