@@ -103,13 +103,18 @@ impl std::fmt::Display for Finished {
 /// A [`Command`] for a child program, with stdin, stdout and stderr piped.
 pub fn command(path: &str) -> Command {
     let mut cmd = Command::new(path);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // No core files from SIGQUIT tests, and a fresh process group so that a stray group signal
     // from a broken child can never reach the test runner.
     // SAFETY: only async-signal-safe calls (setrlimit, setpgid) between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
-            let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             libc::setrlimit(libc::RLIMIT_CORE, &zero);
             libc::setpgid(0, 0);
             Ok(())
@@ -128,7 +133,9 @@ impl Child {
 
     /// Spawns a prepared command. Its stdout and stderr must be piped.
     pub fn from_command(mut cmd: Command) -> Child {
-        let mut inner = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+        let mut inner = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
         let pidfd = pidfd_open(inner.id() as i32).expect("pidfd_open on our own child");
         let out = inner.stdout.take().expect("stdout must be piped");
         let mut err = inner.stderr.take().expect("stderr must be piped");
@@ -148,7 +155,10 @@ impl Child {
             loop {
                 match err.read(&mut buf) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n])),
+                    Ok(n) => sink
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n])),
                 }
             }
         });
@@ -180,7 +190,12 @@ impl Child {
                 0,
             )
         };
-        assert_eq!(rc, 0, "pidfd_send_signal({sig}): {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "pidfd_send_signal({sig}): {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Closes the child's stdin (children that block reading stdin then go on).
@@ -201,7 +216,10 @@ impl Child {
     pub fn expect_line(&mut self, prefix: &str) -> String {
         let deadline = Instant::now() + WATCHDOG;
         loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if line.starts_with(prefix) {
@@ -228,7 +246,11 @@ impl Child {
 
     /// Waits (watchdog) for the child to end, without reaping it.
     fn wait_exit(&self, limit: Duration) -> bool {
-        let mut pfd = libc::pollfd { fd: self.pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -261,8 +283,9 @@ impl Child {
         self.status = Some(status);
         // Its stdout closes when the child (and anything it forked) is gone.
         let deadline = Instant::now() + WATCHDOG;
-        while let Ok(line) =
-            self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             self.seen.push(line);
         }

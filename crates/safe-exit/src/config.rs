@@ -55,7 +55,10 @@ pub(crate) fn install(flags: ConfigFlag, strict: bool) -> Result<(), Error> {
     match *installed {
         Some((current, owner)) if owner == pid => {
             if strict && current != flags {
-                return Err(Error::AlreadyConfigured { current, requested: flags });
+                return Err(Error::AlreadyConfigured {
+                    current,
+                    requested: flags,
+                });
             }
             Ok(())
         }

@@ -20,7 +20,11 @@ impl Default for KillOptions {
 impl KillOptions {
     /// SIGTERM, 4 s, then force.
     pub fn new() -> Self {
-        KillOptions { signal: 15, timeout: Duration::from_secs(4), force_kill: true }
+        KillOptions {
+            signal: 15,
+            timeout: Duration::from_secs(4),
+            force_kill: true,
+        }
     }
     /// The polite signal.
     pub fn signal(mut self, signal: i32) -> Self {

@@ -159,7 +159,9 @@ impl Handle {
 /// assert!(handle.unregister());
 /// ```
 pub fn register<F: FnOnce() + Send + 'static>(hook: F) -> Handle {
-    let handle = Handle { id: registry::push(Box::new(hook)) };
+    let handle = Handle {
+        id: registry::push(Box::new(hook)),
+    };
     if let Err(e) = config::install(DEFAULT_CONFIG, false) {
         static WARNED: Once = Once::new();
         WARNED.call_once(|| {
@@ -177,7 +179,9 @@ pub fn register<F: FnOnce() + Send + 'static>(hook: F) -> Handle {
 /// registered then.
 pub fn try_register<F: FnOnce() + Send + 'static>(hook: F) -> Result<Handle, Error> {
     config::install(DEFAULT_CONFIG, false)?;
-    Ok(Handle { id: registry::push(Box::new(hook)) })
+    Ok(Handle {
+        id: registry::push(Box::new(hook)),
+    })
 }
 
 /// Chooses which signals and console events run the hooks; call it before the first

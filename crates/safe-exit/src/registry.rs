@@ -41,8 +41,15 @@ struct Ending {
     reason: Option<ExitReason>,
 }
 
-static HOOKS: Mutex<Hooks> = Mutex::new(Hooks { next_id: 0, list: Vec::new(), owner: 0 });
-static ENDING: Mutex<Ending> = Mutex::new(Ending { phase: Phase::Idle, reason: None });
+static HOOKS: Mutex<Hooks> = Mutex::new(Hooks {
+    next_id: 0,
+    list: Vec::new(),
+    owner: 0,
+});
+static ENDING: Mutex<Ending> = Mutex::new(Ending {
+    phase: Phase::Idle,
+    reason: None,
+});
 static DONE: Condvar = Condvar::new();
 
 thread_local! {

@@ -46,7 +46,10 @@ pub(crate) fn install(flags: ConfigFlag) -> io::Result<()> {
     // A fresh wake-up pipe and watcher for this process. In a child forked without exec the
     // inherited pipe is the parent's and no watcher reads it here: close our copies.
     let (read_fd, write_fd) = wake_pipe()?;
-    for old in [READ_FD.swap(read_fd, Ordering::AcqRel), WAKE_FD.load(Ordering::Acquire)] {
+    for old in [
+        READ_FD.swap(read_fd, Ordering::AcqRel),
+        WAKE_FD.load(Ordering::Acquire),
+    ] {
         if old >= 0 {
             // SAFETY: these fds were created by an earlier `install` and only we use them.
             unsafe { libc::close(old) };
@@ -140,11 +143,20 @@ fn on_signal(sig: i32) {
         // here, so take the default action rather than become unkillable.
         die_by_signal(sig);
     }
-    if FIRST_SIGNAL.compare_exchange(0, sig, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+    if FIRST_SIGNAL
+        .compare_exchange(0, sig, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
         let byte = 1u8;
         // SAFETY: write(2) is async-signal-safe; the fd is our non-blocking pipe. Nothing useful
         // can be done about an error here (the pipe is empty, so it cannot be full).
-        unsafe { libc::write(WAKE_FD.load(Ordering::Acquire), (&byte as *const u8).cast(), 1) };
+        unsafe {
+            libc::write(
+                WAKE_FD.load(Ordering::Acquire),
+                (&byte as *const u8).cast(),
+                1,
+            )
+        };
     }
 }
 

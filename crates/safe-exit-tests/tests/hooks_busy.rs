@@ -1,0 +1,15 @@
+//! Busy threads and a main thread blocked in a system call do not keep the hook from running.
+
+use safe_exit_tests::{bin, Child};
+
+#[test]
+fn busy_threads_and_a_blocked_main_do_not_delay_the_hook() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let mut child = Child::spawn(bin!("hooks"), &["busy"]);
+        child.ready();
+        child.signal(sig);
+        let out = child.finish();
+        out.assert_signalled(sig);
+        assert_eq!(out.count(&format!("hook Signal({sig})")), 1, "{out}");
+    }
+}
