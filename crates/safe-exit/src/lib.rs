@@ -86,6 +86,11 @@ mod sys;
 
 use std::sync::Once;
 
+/// The README's examples, compiled as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use config::{ConfigFlag, CONFIG_CTRL_ALL, DEFAULT_CONFIG};
 pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
 
