@@ -82,9 +82,12 @@
 mod config;
 mod kill;
 mod registry;
+mod shutdown;
 mod sys;
 
+use std::borrow::Cow;
 use std::sync::Once;
+use std::time::Duration;
 
 /// The README's examples, compiled as doctests so that they cannot rot.
 #[cfg(doctest)]
@@ -93,6 +96,7 @@ struct ReadmeDoctests;
 
 pub use config::{ConfigFlag, CONFIG_CTRL_ALL, DEFAULT_CONFIG};
 pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
+pub use shutdown::{ShutdownPolicy, ShutdownSignal};
 
 /// Why the process is ending, as seen by the hooks through [`exit_reason`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,6 +107,8 @@ pub enum ExitReason {
     /// A termination signal arrived (its number, e.g. `libc::SIGTERM`). After the hooks the
     /// process ends by this same signal.
     Signal(i32),
+    /// The program called [`request_shutdown`] with this exit code.
+    Requested(i32),
 }
 
 /// Errors from [`config`] and [`try_register`].
@@ -164,8 +170,18 @@ impl Handle {
 /// assert!(handle.unregister());
 /// ```
 pub fn register<F: FnOnce() + Send + 'static>(hook: F) -> Handle {
+    register_named(std::any::type_name::<F>(), hook)
+}
+
+/// Like [`register`], with a name that reports about the hook use (a panic, an expired
+/// [hook deadline](ShutdownPolicy::hook_deadline)). [`register`] names a hook by its closure
+/// type, such as `my_service::main::{{closure}}`.
+pub fn register_named<F: FnOnce() + Send + 'static>(
+    name: impl Into<Cow<'static, str>>,
+    hook: F,
+) -> Handle {
     let handle = Handle {
-        id: registry::push(Box::new(hook)),
+        id: registry::push(hook_of(name.into(), hook)),
     };
     if let Err(e) = config::install(DEFAULT_CONFIG, false) {
         static WARNED: Once = Once::new();
@@ -174,6 +190,13 @@ pub fn register<F: FnOnce() + Send + 'static>(hook: F) -> Handle {
         });
     }
     handle
+}
+
+fn hook_of<F: FnOnce() + Send + 'static>(name: Cow<'static, str>, hook: F) -> registry::Hook {
+    registry::Hook {
+        name,
+        run: Box::new(hook),
+    }
 }
 
 /// Like [`register`], but returns the error if the signal handlers cannot be installed.
@@ -185,7 +208,7 @@ pub fn register<F: FnOnce() + Send + 'static>(hook: F) -> Handle {
 pub fn try_register<F: FnOnce() + Send + 'static>(hook: F) -> Result<Handle, Error> {
     config::install(DEFAULT_CONFIG, false)?;
     Ok(Handle {
-        id: registry::push(Box::new(hook)),
+        id: registry::push(hook_of(std::any::type_name::<F>().into(), hook)),
     })
 }
 
@@ -238,4 +261,107 @@ pub fn exit_reason() -> Option<ExitReason> {
 /// SIGTERM always; SIGQUIT and SIGHUP by flag on unix).
 pub fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
     sys::imp::handled_signals(flags)
+}
+
+/// Chooses what a termination signal does in this process: run the hooks and end at once
+/// ([`ShutdownPolicy::exit`], the default), or ask the program to drain and return from `main`
+/// ([`ShutdownPolicy::notify`]). Installs [`DEFAULT_CONFIG`] if [`config`] was not called, so
+/// call [`config`] first to choose other signals. It may be called again to change the policy.
+///
+/// # Errors
+///
+/// [`Error::Install`] if the signal handlers cannot be set up.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use safe_exit::{set_shutdown_policy, wait_for_shutdown, ShutdownPolicy};
+///
+/// set_shutdown_policy(ShutdownPolicy::notify().grace_period(Duration::from_secs(20)))?;
+/// safe_exit::register(|| println!("hooks run after main returns"));
+/// let reason = wait_for_shutdown(); // SIGTERM, SIGINT, ... or request_shutdown()
+/// println!("draining because of {reason:?}");
+/// // ... stop accepting, finish in-flight work ...
+/// # Ok::<(), safe_exit::Error>(())
+/// ```
+pub fn set_shutdown_policy(policy: ShutdownPolicy) -> Result<(), Error> {
+    shutdown::set_policy(policy);
+    config::install(DEFAULT_CONFIG, false)
+}
+
+/// The shutdown policy in force.
+pub fn shutdown_policy() -> ShutdownPolicy {
+    shutdown::policy()
+}
+
+/// Whether shutdown has been requested (by a signal, a console event or
+/// [`request_shutdown`]). Cheap enough to check between units of work.
+pub fn shutdown_requested() -> bool {
+    shutdown::requested().is_some()
+}
+
+/// Blocks until shutdown is requested and returns what requested it.
+///
+/// In exit mode this returns too, while the hooks run, just before the process ends.
+pub fn wait_for_shutdown() -> ExitReason {
+    match shutdown::wait(None) {
+        Some(reason) => reason,
+        None => unreachable!("a wait without a deadline only returns with a reason"),
+    }
+}
+
+/// Blocks until shutdown is requested or `timeout` passes; `None` on timeout.
+pub fn wait_for_shutdown_timeout(timeout: Duration) -> Option<ExitReason> {
+    shutdown::wait(Some(timeout))
+}
+
+/// A future that completes with the reason when shutdown is requested. Runtime-agnostic: it
+/// works under tokio, async-std or a plain executor such as `pollster`.
+///
+/// ```no_run
+/// # async fn serve() {}
+/// # async fn example() {
+/// // With tokio: serve until shutdown is requested, then drain.
+/// // tokio::select! { _ = serve() => {}, reason = safe_exit::shutdown_signal() => { .. } }
+/// let reason = safe_exit::shutdown_signal().await;
+/// println!("shutting down: {reason:?}");
+/// # }
+/// ```
+pub fn shutdown_signal() -> ShutdownSignal {
+    ShutdownSignal::new()
+}
+
+/// Requests shutdown from the program itself (a worker thread hit a fatal error, an admin
+/// endpoint asked to stop), through the same path as a termination signal:
+///
+/// - in notify mode it wakes the waiters and starts the grace period, and returns; the
+///   hooks run when `main` returns (or when the grace period expires, and the process then
+///   ends with `code`);
+/// - in exit mode it runs the hooks on the calling thread and ends the process with `code`
+///   (`_exit`, after the hooks); it does not return.
+///
+/// Only the first request (or signal) counts; later ones return at once.
+pub fn request_shutdown(code: i32) {
+    let reason = ExitReason::Requested(code);
+    if let Err(e) = config::install(DEFAULT_CONFIG, false) {
+        registry::report(&format!("{e}; shutdown requested without signal handling"));
+    }
+    let policy = shutdown::policy();
+    if !policy.notify {
+        registry::on_termination(reason);
+        return;
+    }
+    if shutdown::request(reason) {
+        if let Some(grace) = policy.grace {
+            let timer = std::thread::Builder::new()
+                .name("safe-exit-grace".into())
+                .spawn(move || registry::grace(reason, grace));
+            if let Err(e) = timer {
+                registry::report(&format!(
+                    "safe-exit: cannot start the grace-period timer ({e}); no grace deadline"
+                ));
+            }
+        }
+    }
 }

@@ -8,13 +8,20 @@
 //! Locking: `HOOKS` is held only to push, remove or pop one entry, never while a hook runs, so a
 //! hook may call `register`, `unregister` or `config` freely.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use crate::ExitReason;
+use crate::{shutdown, ExitReason};
 
-type Hook = Box<dyn FnOnce() + Send + 'static>;
+/// A hook and the name it is reported by (its closure type unless given one).
+pub(crate) struct Hook {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) run: Box<dyn FnOnce() + Send + 'static>,
+}
 
 /// Where the process is in its ending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +46,8 @@ struct Hooks {
 struct Ending {
     phase: Phase,
     reason: Option<ExitReason>,
+    /// The hook running now, for the hook-deadline report.
+    current: Option<Cow<'static, str>>,
 }
 
 static HOOKS: Mutex<Hooks> = Mutex::new(Hooks {
@@ -49,8 +58,10 @@ static HOOKS: Mutex<Hooks> = Mutex::new(Hooks {
 static ENDING: Mutex<Ending> = Mutex::new(Ending {
     phase: Phase::Idle,
     reason: None,
+    current: None,
 });
-static DONE: Condvar = Condvar::new();
+/// Notified when the phase changes (hooks start, hooks done).
+static PHASE: Condvar = Condvar::new();
 
 thread_local! {
     /// Set while this thread runs the hooks, so that `exit` from inside a hook does not wait for
@@ -105,11 +116,13 @@ pub(crate) fn reset_after_fork() {
     let mut ending = lock(&ENDING);
     ending.phase = Phase::Idle;
     ending.reason = None;
+    ending.current = None;
+    shutdown::reset_after_fork();
 }
 
-/// Why the process is ending, once a trigger has won.
+/// Why the process is ending: the trigger that runs the hooks, or else the shutdown request.
 pub(crate) fn reason() -> Option<ExitReason> {
-    lock(&ENDING).reason
+    lock(&ENDING).reason.or_else(shutdown::requested)
 }
 
 /// What a trigger found when it tried to start the hooks.
@@ -130,6 +143,9 @@ pub(crate) fn begin(reason: ExitReason) -> Begin {
         Phase::Idle => {
             ending.phase = Phase::Running;
             ending.reason = Some(reason);
+            shutdown::STARTED.store(true, Ordering::Release);
+            drop(ending);
+            PHASE.notify_all();
             Begin::Won
         }
         Phase::Running => Begin::InProgress(ending.reason.unwrap_or(reason)),
@@ -141,11 +157,15 @@ pub(crate) fn begin(reason: ExitReason) -> Begin {
 /// Only the winner of [`begin`] calls this.
 pub(crate) fn run_hooks() {
     IN_HOOKS.with(|f| f.set(true));
+    if let Some(limit) = shutdown::policy().hook_deadline {
+        watch_hook_deadline(limit);
+    }
     loop {
         // Pop under the lock, run without it: a hook may register, unregister or configure.
         let next = lock(&HOOKS).list.pop();
         let Some((_, hook)) = next else { break };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) {
+        lock(&ENDING).current = Some(hook.name);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(hook.run)) {
             let msg = payload
                 .downcast_ref::<&str>()
                 .copied()
@@ -157,8 +177,47 @@ pub(crate) fn run_hooks() {
         }
     }
     IN_HOOKS.with(|f| f.set(false));
-    lock(&ENDING).phase = Phase::Done;
-    DONE.notify_all();
+    {
+        let mut ending = lock(&ENDING);
+        ending.phase = Phase::Done;
+        ending.current = None;
+    }
+    PHASE.notify_all();
+}
+
+/// Ends the process if the hooks are not done within `limit`, naming the hook still running.
+fn watch_hook_deadline(limit: Duration) {
+    let watchdog = std::thread::Builder::new()
+        .name("safe-exit-hook-deadline".into())
+        .spawn(move || {
+            let deadline = Instant::now() + limit;
+            let mut ending = lock(&ENDING);
+            while ending.phase != Phase::Done {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let name = ending
+                        .current
+                        .clone()
+                        .unwrap_or(Cow::Borrowed("(between hooks)"));
+                    let reason = ending.reason.unwrap_or(ExitReason::Exit);
+                    drop(ending);
+                    report(&format!(
+                        "safe-exit: the exit hooks did not finish within {limit:?}; \
+                         still running: {name}; ending the process now"
+                    ));
+                    crate::sys::imp::terminate(reason);
+                }
+                ending = PHASE
+                    .wait_timeout(ending, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        });
+    if let Err(e) = watchdog {
+        report(&format!(
+            "safe-exit: cannot enforce the hook deadline ({e}); hooks run unbounded"
+        ));
+    }
 }
 
 /// Whether the calling thread is the one running the hooks.
@@ -170,8 +229,28 @@ pub(crate) fn in_hooks() -> bool {
 pub(crate) fn wait_done() {
     let mut ending = lock(&ENDING);
     while ending.phase != Phase::Done {
-        ending = DONE.wait(ending).unwrap_or_else(PoisonError::into_inner);
+        ending = PHASE.wait(ending).unwrap_or_else(PoisonError::into_inner);
     }
+}
+
+/// Blocks until something started the hooks, or `limit` passes; true if they started.
+fn wait_started(limit: Duration) -> bool {
+    let deadline = Instant::now().checked_add(limit);
+    let mut ending = lock(&ENDING);
+    while ending.phase == Phase::Idle {
+        let left = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        };
+        if left.is_zero() {
+            return false;
+        }
+        ending = PHASE
+            .wait_timeout(ending, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    true
 }
 
 /// Writes one line to stderr, never panicking (stderr may be closed or a broken pipe).
@@ -180,17 +259,45 @@ pub(crate) fn report(msg: &str) {
     let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
-/// A termination signal (or console event) reached the watcher thread.
+/// A termination request: a signal seen by the watcher thread, a console event, or
+/// [`crate::request_shutdown`].
 ///
-/// The first trigger runs the hooks and then ends the process by the same signal; a later one,
-/// while or after the hooks run, changes nothing (exactly once, never cut short).
+/// Exit mode: the first request runs the hooks on the calling thread and ends the process the
+/// way `reason` says; later ones change nothing (exactly once, never cut short). Notify mode:
+/// the first request wakes the waiters and, with a grace period, waits it out (see [`grace`]).
 pub(crate) fn on_termination(reason: ExitReason) {
     if !owned_here() {
         // Not reachable through the sys layer (a forked child takes the default action in the
         // handler itself), but never run another process's hooks.
         crate::sys::imp::terminate(reason);
     }
+    let policy = shutdown::policy();
+    if policy.notify {
+        if shutdown::request(reason) {
+            if let Some(limit) = policy.grace {
+                grace(reason, limit);
+            }
+        }
+        return;
+    }
+    shutdown::request(reason);
     if begin(reason) == Begin::Won {
+        run_hooks();
+        crate::sys::imp::terminate(reason);
+    }
+}
+
+/// Notify mode, after the first request: if the hooks have not started (`main` has not
+/// returned) within the grace period, run them here and end the process as exit mode would.
+pub(crate) fn grace(reason: ExitReason, grace: Duration) {
+    if wait_started(grace) {
+        return;
+    }
+    if begin(reason) == Begin::Won {
+        report(&format!(
+            "safe-exit: shutdown was requested ({reason:?}) but main did not return within the \
+             grace period of {grace:?}; running the exit hooks and ending the process"
+        ));
         run_hooks();
         crate::sys::imp::terminate(reason);
     }
@@ -202,12 +309,19 @@ pub(crate) fn on_normal_exit() {
     if !owned_here() {
         return;
     }
-    match begin(ExitReason::Exit) {
-        Begin::Won => run_hooks(),
+    // After a notify-mode request, the hooks learn what asked for the shutdown.
+    let reason = shutdown::requested().unwrap_or(ExitReason::Exit);
+    match begin(reason) {
+        Begin::Won => {
+            run_hooks();
+            if matches!(reason, ExitReason::Signal(_)) && shutdown::policy().exit_by_signal {
+                crate::sys::imp::terminate(reason);
+            }
+        }
         // `exit` called from inside a hook: the hook chose to end the process now.
         Begin::InProgress(_) if in_hooks() => {}
         Begin::InProgress(reason) | Begin::Done(reason) => {
-            // A signal-triggered run is in progress: let it finish, then end the way it would
+            // Another trigger is running the hooks: let it finish, then end the way it would
             // have, so the exit status does not depend on which thread gets there first.
             wait_done();
             if reason != ExitReason::Exit {

@@ -11,7 +11,7 @@ use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Once;
 
-use crate::{ConfigFlag, ExitReason};
+use crate::{shutdown, ConfigFlag, ExitReason};
 
 /// The process that installed the handlers. A child forked without exec has another pid: its
 /// handler takes the signal's default action instead of waking a watcher it does not have.
@@ -143,10 +143,16 @@ fn on_signal(sig: i32) {
         // here, so take the default action rather than become unkillable.
         die_by_signal(sig);
     }
-    if FIRST_SIGNAL
+    let first = FIRST_SIGNAL
         .compare_exchange(0, sig, Ordering::AcqRel, Ordering::Relaxed)
-        .is_ok()
+        .is_ok();
+    if (!first || shutdown::STARTED.load(Ordering::Acquire))
+        && shutdown::FORCE_ON_REPEAT.load(Ordering::Acquire)
     {
+        // Opt-in: a termination signal after the shutdown started ends the process now.
+        die_by_signal(sig);
+    }
+    if first {
         let byte = 1u8;
         // SAFETY: write(2) is async-signal-safe; the fd is our non-blocking pipe. Nothing useful
         // can be done about an error here (the pipe is empty, so it cannot be full).
@@ -184,14 +190,30 @@ extern "C" fn at_exit() {
 
 /// Ends the process the way `reason` says.
 pub(crate) fn terminate(reason: ExitReason) -> ! {
-    match reason {
+    // Output written with `print!` (no newline) would be lost by `raise` or `_exit`.
+    flush_stdout();
+    let code = match reason {
         ExitReason::Signal(sig) => die_by_signal(sig),
-        // No other reason ends a unix process through here; a plain failure status is the
-        // honest answer if one ever does.
-        _ => {
-            // SAFETY: _exit has no preconditions.
-            unsafe { libc::_exit(1) }
-        }
+        ExitReason::Requested(code) => code,
+        // Hooks that overran their deadline at a normal exit: the exit code `main` chose is not
+        // known here, so report failure.
+        _ => 1,
+    };
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// Flushes Rust's stdout buffer, unless another thread holds it (it may be blocked writing to
+/// a full pipe forever; ending the process matters more than its last partial line).
+fn flush_stdout() {
+    use std::io::Write;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let flusher = std::thread::Builder::new().spawn(move || {
+        let _ = std::io::stdout().flush();
+        let _ = done_tx.send(());
+    });
+    if flusher.is_ok() {
+        let _ = done_rx.recv_timeout(std::time::Duration::from_millis(100));
     }
 }
 

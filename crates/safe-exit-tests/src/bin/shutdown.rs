@@ -1,0 +1,145 @@
+//! Child program for the graceful-shutdown tests: `shutdown SCENARIO [OPTIONS]`.
+
+use std::time::Duration;
+
+use safe_exit::{register, register_named, ExitReason, ShutdownPolicy};
+use safe_exit_tests::child::{block_on_stdin, say};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((scenario, opts)) = args.split_first() else {
+        eprintln!("usage: shutdown SCENARIO [OPTIONS]");
+        std::process::exit(64);
+    };
+    let policy = policy_from(opts);
+    safe_exit::set_shutdown_policy(policy).expect("set_shutdown_policy");
+    match scenario.as_str() {
+        "notify" => notify(opts),
+        "future" => future(),
+        "request" => request(),
+        "stuck-hook" => stuck_hook(),
+        other => {
+            eprintln!("unknown scenario {other}");
+            std::process::exit(64);
+        }
+    }
+}
+
+fn ms(v: &str) -> Duration {
+    Duration::from_millis(v.parse().expect("milliseconds"))
+}
+
+/// `--notify`, `--grace MS`, `--force`, `--hook-deadline MS`, `--keep-code`.
+fn policy_from(opts: &[String]) -> ShutdownPolicy {
+    let mut p = ShutdownPolicy::exit();
+    let mut it = opts.iter();
+    while let Some(opt) = it.next() {
+        p = match opt.as_str() {
+            "--notify" => ShutdownPolicy::notify(),
+            "--grace" => p.grace_period(ms(it.next().expect("--grace MS"))),
+            "--force" => p.force_on_repeat(true),
+            "--hook-deadline" => p.hook_deadline(ms(it.next().expect("--hook-deadline MS"))),
+            "--keep-code" => p.exit_by_signal(false),
+            "--never-return" => p,
+            other => panic!("unknown option {other}"),
+        };
+    }
+    p
+}
+
+fn hook_line() {
+    say(&format!(
+        "hook {:?}",
+        safe_exit::exit_reason().expect("a reason during the hooks")
+    ));
+}
+
+/// Waits for the request, reports it, then returns from `main` when stdin says `return`
+/// (never, with `--never-return`).
+fn notify(opts: &[String]) {
+    register(hook_line);
+    // Nothing was requested yet: a short wait times out.
+    say(&format!(
+        "before: {:?}",
+        safe_exit::wait_for_shutdown_timeout(Duration::from_millis(1))
+    ));
+    say(&format!(
+        "requested before: {}",
+        safe_exit::shutdown_requested()
+    ));
+    say("ready");
+    let reason = safe_exit::wait_for_shutdown();
+    say(&format!("requested {reason:?}"));
+    say(&format!(
+        "requested after: {}",
+        safe_exit::shutdown_requested()
+    ));
+    say(&format!(
+        "exit_reason while draining: {:?}",
+        safe_exit::exit_reason()
+    ));
+    if opts.iter().any(|o| o == "--never-return") {
+        // A service stuck draining: only the grace period ends it.
+        loop {
+            std::thread::park();
+        }
+    }
+    while let Some(line) = block_on_stdin() {
+        if line == "return" {
+            say("main returning");
+            return;
+        }
+    }
+}
+
+/// Two tasks await `shutdown_signal()` under `pollster` (no runtime), one on another thread.
+fn future() {
+    register(hook_line);
+    let other = std::thread::spawn(|| {
+        let reason = pollster::block_on(safe_exit::shutdown_signal());
+        say(&format!("thread future: {reason:?}"));
+    });
+    say("ready");
+    let reason = pollster::block_on(safe_exit::shutdown_signal());
+    say(&format!("main future: {reason:?}"));
+    other.join().unwrap();
+    // A future made after the request completes at once.
+    let again = pollster::block_on(safe_exit::shutdown_signal());
+    say(&format!("late future: {again:?}"));
+}
+
+/// A worker thread requests shutdown with code 3 when stdin says `fail`; main waits for the
+/// request like for a signal.
+fn request() {
+    register(hook_line);
+    let worker = std::thread::spawn(|| {
+        while let Some(line) = block_on_stdin() {
+            if line == "fail" {
+                say("worker: fatal error, requesting shutdown");
+                safe_exit::request_shutdown(3);
+                say("worker: request_shutdown returned");
+                return;
+            }
+        }
+    });
+    say("ready");
+    let reason = safe_exit::wait_for_shutdown();
+    say(&format!("requested {reason:?}"));
+    worker.join().unwrap();
+    if let ExitReason::Requested(code) = reason {
+        std::process::exit(code);
+    }
+}
+
+/// A hook that never finishes (named, so the deadline report can name it), and a quick one.
+fn stuck_hook() {
+    register(|| say("hook quick (runs last)"));
+    register_named("stuck flush", || {
+        say("hook stuck: started");
+        loop {
+            std::thread::park();
+        }
+    });
+    say("ready");
+    while block_on_stdin().is_some() {}
+}

@@ -1,0 +1,60 @@
+//! The program requests shutdown itself; hooks that overrun their deadline.
+
+use safe_exit_tests::{bin, Child};
+
+#[test]
+fn a_worker_thread_requests_shutdown_in_notify_mode() {
+    let mut child = Child::spawn(bin!("shutdown"), &["request", "--notify"]);
+    child.ready();
+    child.send_line("fail");
+    let out = child.finish();
+    assert_eq!(
+        out.count("worker: request_shutdown returned"),
+        1,
+        "notify mode returns\n{out}"
+    );
+    assert_eq!(out.count("requested Requested(3)"), 1, "{out}");
+    assert_eq!(out.count("hook Requested(3)"), 1, "{out}");
+    out.assert_code(3);
+}
+
+#[test]
+fn a_request_in_exit_mode_runs_the_hooks_and_ends_with_the_code() {
+    let mut child = Child::spawn(bin!("shutdown"), &["request"]);
+    child.ready();
+    child.send_line("fail");
+    let out = child.finish();
+    assert_eq!(out.count("hook Requested(3)"), 1, "{out}");
+    assert_eq!(
+        out.count("worker: request_shutdown returned"),
+        0,
+        "exit mode ends there\n{out}"
+    );
+    out.assert_code(3);
+}
+
+#[test]
+fn a_hook_past_its_deadline_is_named_and_the_process_still_ends_by_the_signal() {
+    let mut child = Child::spawn(bin!("shutdown"), &["stuck-hook", "--hook-deadline", "300"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    child.expect_line("hook stuck: started");
+    let out = child.finish();
+    assert!(
+        out.stderr
+            .contains("did not finish within 300ms; still running: stuck flush"),
+        "stderr names the stuck hook\n{out}"
+    );
+    out.assert_signalled(libc::SIGTERM);
+}
+
+#[test]
+fn a_hook_past_its_deadline_at_normal_exit_ends_with_status_1() {
+    let mut child = Child::spawn(bin!("shutdown"), &["stuck-hook", "--hook-deadline", "300"]);
+    child.ready();
+    child.close_stdin();
+    child.expect_line("hook stuck: started");
+    let out = child.finish();
+    assert!(out.stderr.contains("still running: stuck flush"), "{out}");
+    out.assert_code(1);
+}
