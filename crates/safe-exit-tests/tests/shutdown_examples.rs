@@ -1,0 +1,125 @@
+//! The graceful-shutdown examples, run for real: an HTTP service drains on SIGTERM, a blocking
+//! worker pool finishes the jobs in hand.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use safe_exit_tests::{command, Child};
+
+/// Path of an example of the `safe-exit` crate. Cargo builds the examples with the tests
+/// (`cargo nextest run --all-targets`, `cargo test`); they sit beside the test binaries' dir.
+fn example(name: &str) -> String {
+    let test_exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path: PathBuf = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the examples first (cargo build --examples)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+/// One request over its own connection; returns the whole response.
+fn get(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+#[test]
+fn the_http_service_answers_every_accepted_request_then_ends_by_sigterm() {
+    let mut cmd = command(&example("http_service"));
+    cmd.arg("127.0.0.1:0");
+    let mut child = Child::from_command(cmd);
+    let ready = child.ready();
+    let addr = ready.rsplit("http://").next().unwrap().trim().to_owned();
+
+    const IN_FLIGHT: usize = 4;
+    let clients: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || get(&addr, "/work?ms=700"))
+        })
+        .collect();
+    for _ in 0..IN_FLIGHT {
+        child.expect_line("request started: /work?ms=700");
+    }
+
+    // Mid-request, as a supervisor stops it.
+    let signalled = Instant::now();
+    child.signal(libc::SIGTERM);
+    child.expect_line("shutdown requested (Signal(15)): stopped accepting");
+    let refused = TcpStream::connect(&addr);
+    assert!(
+        refused.is_err(),
+        "a new connection must be refused once draining started"
+    );
+
+    for client in clients {
+        let response = client
+            .join()
+            .unwrap()
+            .expect("an accepted request gets a response");
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        assert!(
+            response.ends_with("done after 700 ms of work\n"),
+            "full body: {response}"
+        );
+    }
+    let out = child.finish();
+    let took = signalled.elapsed();
+    assert_eq!(
+        out.count("drained: every request in flight was answered"),
+        1,
+        "{out}"
+    );
+    assert_eq!(out.count("exit hook: access log flushed"), 1, "{out}");
+    out.assert_signalled(libc::SIGTERM);
+    // The example's grace period is 10 s; draining 700 ms requests takes far less.
+    assert!(
+        took < Duration::from_secs(10),
+        "ended {took:?} after SIGTERM\n{out}"
+    );
+}
+
+#[test]
+fn the_blocking_worker_pool_finishes_the_jobs_in_hand_then_ends_by_sigterm() {
+    let mut cmd = command(&example("worker"));
+    cmd.arg("300");
+    let mut child = Child::from_command(cmd);
+    child.ready();
+    child.expect_line("worker 1: job");
+    child.signal(libc::SIGTERM);
+    let out = child.finish();
+    let started: Vec<_> = out
+        .stdout
+        .iter()
+        .filter_map(|l| l.strip_suffix(" started"))
+        .collect();
+    let finished: Vec<_> = out
+        .stdout
+        .iter()
+        .filter_map(|l| l.strip_suffix(" finished"))
+        .collect();
+    assert!(!started.is_empty(), "{out}");
+    let mut s = started.clone();
+    let mut f = finished.clone();
+    s.sort();
+    f.sort();
+    assert_eq!(s, f, "every job started was finished\n{out}");
+    assert_eq!(out.count("all workers stopped"), 1, "{out}");
+    assert_eq!(out.count("exit hook: results flushed"), 1, "{out}");
+    out.assert_signalled(libc::SIGTERM);
+}
