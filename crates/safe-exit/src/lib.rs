@@ -47,6 +47,63 @@
 //! the signal. Hooks may call [`register`], [`Handle::unregister`] and [`config`]; a hook
 //! registered while the hooks run is run too, in its turn.
 //!
+//! # Graceful shutdown (services)
+//!
+//! A service should not stop mid-request. With [`ShutdownPolicy::notify`], a termination
+//! signal only *requests* shutdown: every waiter wakes ([`shutdown_requested`],
+//! [`wait_for_shutdown`], [`wait_for_shutdown_timeout`], or the runtime-agnostic
+//! [`shutdown_signal`] future), the program stops accepting work, finishes what is in flight
+//! and returns from `main`; the hooks then run, and the process ends by the signal (or with
+//! `main`'s exit code: [`ShutdownPolicy::exit_by_signal`]). A grace period bounds the drain, a
+//! hook deadline bounds the hooks, and a repeated signal can force the exit (opt-in). The
+//! program can ask for the same path itself with [`request_shutdown`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use safe_exit::ShutdownPolicy;
+//!
+//! safe_exit::set_shutdown_policy(
+//!     ShutdownPolicy::notify().grace_period(Duration::from_secs(20)),
+//! )?;
+//! safe_exit::register(|| println!("flushed"));
+//! # fn accept_and_serve_one() {}
+//! while !safe_exit::shutdown_requested() {
+//!     accept_and_serve_one();
+//! }
+//! // Return from main: the hook runs, the process ends by SIGTERM.
+//! # Ok::<(), safe_exit::Error>(())
+//! ```
+//!
+//! The repository's examples `http_service` (tokio + hyper) and `worker` (threads) do this for
+//! real.
+//!
+//! ## Running under Kubernetes, systemd and Docker
+//!
+//! All three send SIGTERM, wait, then send SIGKILL, which no program can handle:
+//!
+//! | supervisor | stop signal | time before SIGKILL | set it with |
+//! |---|---|---|---|
+//! | Kubernetes | SIGTERM (after the `preStop` hook) | 30 s | `terminationGracePeriodSeconds` |
+//! | systemd | SIGTERM (`KillSignal=`) | 90 s | `TimeoutStopSec=` |
+//! | `docker stop` | SIGTERM, or the image's `STOPSIGNAL` | 10 s | `docker stop -t`, `stop_grace_period` (compose) |
+//!
+//! - Set the grace period plus the hook deadline **below** the supervisor's limit, so that
+//!   the hooks finish before SIGKILL: for example `grace_period(20 s)` and
+//!   `hook_deadline(5 s)` under Kubernetes' 30 s.
+//! - Ending by SIGTERM (the default) is what supervisors expect: systemd counts a service
+//!   killed by SIGTERM as cleanly stopped, Kubernetes and Docker only record it. Use
+//!   `exit_by_signal(false)` if your supervisor wants exit code 0.
+//! - systemd: with `KillMode=control-group` (the default) every process of the service gets
+//!   SIGTERM at once; use `KillMode=mixed` to let the main process stop its children itself
+//!   (see [`safe_kill_all`]).
+//! - **PID 1**: in a container without an init (`docker run` without `--init`), your program
+//!   is PID 1, which the kernel protects from signals it has no handler for. safe-exit
+//!   installs handlers, so SIGTERM works; after the hooks it ends with `_exit(128 + signal)`
+//!   because PID 1 cannot be killed by its own signal. A PID 1 also inherits orphaned
+//!   processes and should reap them: use `--init` (tini) if your program starts children.
+//! - A shell form `CMD my-service` runs your program under `/bin/sh -c`, which does not
+//!   forward SIGTERM: use the exec form `CMD ["my-service"]`.
+//!
 //! # Limitations
 //!
 //! - **Other threads keep running while the hooks run.** A hook that closes a resource must
@@ -66,9 +123,9 @@
 //! - A process running as PID 1 in a container ignores signals whose action is the default;
 //!   after the hooks such a process ends with `_exit(128 + signal)`, the status a shell reports
 //!   for "killed by signal".
-//! - Exit-mode handling ends the process after a termination signal. To drain and return from
-//!   `main` instead, handle the signal yourself (for example with `tokio::signal`) and let the
-//!   hooks run at normal exit.
+//! - In notify mode a forced exit (grace period or hook deadline expired, or a repeated signal
+//!   with [`ShutdownPolicy::force_on_repeat`]) ends the process without unwinding the other
+//!   threads, as any forced exit must.
 //!
 //! # Portability
 //!
@@ -320,13 +377,12 @@ pub fn wait_for_shutdown_timeout(timeout: Duration) -> Option<ExitReason> {
 /// works under tokio, async-std or a plain executor such as `pollster`.
 ///
 /// ```no_run
-/// # async fn serve() {}
-/// # async fn example() {
-/// // With tokio: serve until shutdown is requested, then drain.
-/// // tokio::select! { _ = serve() => {}, reason = safe_exit::shutdown_signal() => { .. } }
-/// let reason = safe_exit::shutdown_signal().await;
-/// println!("shutting down: {reason:?}");
-/// # }
+/// // With tokio, for example in `tokio::select!` beside the accept loop.
+/// async fn serve_until_shutdown() {
+///     let reason = safe_exit::shutdown_signal().await;
+///     println!("shutting down: {reason:?}");
+/// }
+/// # let _ = serve_until_shutdown;
 /// ```
 pub fn shutdown_signal() -> ShutdownSignal {
     ShutdownSignal::new()
