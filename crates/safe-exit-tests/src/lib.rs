@@ -374,3 +374,102 @@ pub mod child {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the safe_kill and safe-kill tests (`tests/kill_*.rs`, the CLI's tests).
+// ---------------------------------------------------------------------------------------------
+
+/// Whether the process `pid` has exited (or no longer exists), judged through a pidfd, so a
+/// zombie counts as exited and nothing is reaped.
+pub fn is_gone(pid: i32) -> bool {
+    let Ok(fd) = pidfd_open(pid) else { return true };
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+}
+
+/// Waits (watchdog: [`WATCHDOG`]) until the process `pid` is stopped (state `T` in
+/// `/proc/PID/stat`), e.g. after SIGSTOP. The kernel offers no notification for another
+/// process stopping, so this looks every millisecond.
+#[track_caller]
+pub fn wait_stopped(pid: i32) {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next());
+        if state == Some("T") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pid {pid} did not stop: {stat}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A [`command`] whose process starts a new session (`setsid`) instead of a new process
+/// group: a broken `kill(0, ..)` in it reaches only its own session's processes.
+pub fn command_in_new_session(path: &str) -> Command {
+    let mut cmd = Command::new(path);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls (setrlimit, setsid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// A command that runs `path args...` as PID 1 of a new PID namespace with its own `/proc`
+/// (`unshare --pid --fork --mount-proc`), in a new session: a broken `kill(-1, ..)` there
+/// reaches only that namespace. `None` (with a message on stderr) where namespaces cannot be
+/// created; under CI, where the tests run as root, that is a failure instead.
+pub fn command_in_pid_namespace(path: &str, args: &[&str]) -> Option<Command> {
+    let probe = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        other if std::env::var_os("CI").is_some() => {
+            panic!("cannot create a PID namespace: {other:?}")
+        }
+        other => {
+            eprintln!("skipped: cannot create a PID namespace here ({other:?})");
+            return None;
+        }
+    }
+    let mut cmd = command_in_new_session("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", path])
+        .args(args);
+    Some(cmd)
+}
+
+/// Waits (watchdog: [`WATCHDOG`]) until the process `pid` has exited, without reaping it.
+#[track_caller]
+pub fn wait_gone(pid: i32) {
+    let Ok(fd) = pidfd_open(pid) else { return };
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = WATCHDOG.as_millis() as i32;
+    // SAFETY: one valid pollfd.
+    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+    assert!(rc > 0, "pid {pid} did not exit within {WATCHDOG:?}");
+}

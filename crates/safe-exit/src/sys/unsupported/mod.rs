@@ -1,5 +1,8 @@
 //! Platforms without signal support: every entry point compiles and reports `Unsupported`.
 
+mod kill;
+pub(crate) use kill::*;
+
 use std::io;
 
 use crate::{ConfigFlag, ExitReason};
