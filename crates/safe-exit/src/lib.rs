@@ -166,6 +166,10 @@ pub enum ExitReason {
     Signal(i32),
     /// The program called [`request_shutdown`] with this exit code.
     Requested(i32),
+    /// Windows: a console event that is not a signal, `CTRL_CLOSE_EVENT` (2),
+    /// `CTRL_LOGOFF_EVENT` (5) or `CTRL_SHUTDOWN_EVENT` (6). Ctrl-C and Ctrl-Break are reported
+    /// as `Signal(2)` (SIGINT) and `Signal(21)` (SIGBREAK), as the C runtime names them.
+    ConsoleEvent(u32),
 }
 
 /// Errors from [`config`] and [`try_register`].

@@ -205,7 +205,7 @@ fn watch_hook_deadline(limit: Duration) {
                         "safe-exit: the exit hooks did not finish within {limit:?}; \
                          still running: {name}; ending the process now"
                     ));
-                    crate::sys::imp::terminate(reason);
+                    end(reason);
                 }
                 ending = PHASE
                     .wait_timeout(ending, left)
@@ -269,7 +269,7 @@ pub(crate) fn on_termination(reason: ExitReason) {
     if !owned_here() {
         // Not reachable through the sys layer (a forked child takes the default action in the
         // handler itself), but never run another process's hooks.
-        crate::sys::imp::terminate(reason);
+        end(reason);
     }
     let policy = shutdown::policy();
     if policy.notify {
@@ -283,7 +283,7 @@ pub(crate) fn on_termination(reason: ExitReason) {
     shutdown::request(reason);
     if begin(reason) == Begin::Won {
         run_hooks();
-        crate::sys::imp::terminate(reason);
+        end(reason);
     }
 }
 
@@ -299,7 +299,7 @@ pub(crate) fn grace(reason: ExitReason, grace: Duration) {
              grace period of {grace:?}; running the exit hooks and ending the process"
         ));
         run_hooks();
-        crate::sys::imp::terminate(reason);
+        end(reason);
     }
 }
 
@@ -315,7 +315,7 @@ pub(crate) fn on_normal_exit() {
         Begin::Won => {
             run_hooks();
             if matches!(reason, ExitReason::Signal(_)) && shutdown::policy().exit_by_signal {
-                crate::sys::imp::terminate(reason);
+                end(reason);
             }
         }
         // `exit` called from inside a hook: the hook chose to end the process now.
@@ -325,8 +325,29 @@ pub(crate) fn on_normal_exit() {
             // have, so the exit status does not depend on which thread gets there first.
             wait_done();
             if reason != ExitReason::Exit {
-                crate::sys::imp::terminate(reason);
+                end(reason);
             }
         }
+    }
+}
+
+/// Ends the process the way `reason` says, after flushing what `print!` left in stdout's
+/// buffer (`raise`, `_exit` and `ExitProcess` would lose it).
+pub(crate) fn end(reason: ExitReason) -> ! {
+    flush_stdout();
+    crate::sys::imp::terminate(reason)
+}
+
+/// Flushes Rust's stdout buffer, unless another thread holds it (it may be blocked writing to
+/// a full pipe forever; ending the process matters more than its last partial line).
+fn flush_stdout() {
+    use std::io::Write;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let flusher = std::thread::Builder::new().spawn(move || {
+        let _ = std::io::stdout().flush();
+        let _ = done_tx.send(());
+    });
+    if flusher.is_ok() {
+        let _ = done_rx.recv_timeout(Duration::from_millis(100));
     }
 }

@@ -16,7 +16,12 @@ pub(crate) mod unix;
 #[cfg(unix)]
 pub(crate) use unix as imp;
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+pub(crate) mod windows;
+#[cfg(windows)]
+pub(crate) use windows as imp;
+
+#[cfg(not(any(unix, windows)))]
 pub(crate) mod unsupported;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub(crate) use unsupported as imp;

@@ -190,8 +190,6 @@ extern "C" fn at_exit() {
 
 /// Ends the process the way `reason` says.
 pub(crate) fn terminate(reason: ExitReason) -> ! {
-    // Output written with `print!` (no newline) would be lost by `raise` or `_exit`.
-    flush_stdout();
     let code = match reason {
         ExitReason::Signal(sig) => die_by_signal(sig),
         ExitReason::Requested(code) => code,
@@ -201,20 +199,6 @@ pub(crate) fn terminate(reason: ExitReason) -> ! {
     };
     // SAFETY: _exit has no preconditions.
     unsafe { libc::_exit(code) }
-}
-
-/// Flushes Rust's stdout buffer, unless another thread holds it (it may be blocked writing to
-/// a full pipe forever; ending the process matters more than its last partial line).
-fn flush_stdout() {
-    use std::io::Write;
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let flusher = std::thread::Builder::new().spawn(move || {
-        let _ = std::io::stdout().flush();
-        let _ = done_tx.send(());
-    });
-    if flusher.is_ok() {
-        let _ = done_rx.recv_timeout(std::time::Duration::from_millis(100));
-    }
 }
 
 /// Ends the process by `sig`: default action, unblock, re-raise (glibc manual, "Handlers That

@@ -1,0 +1,62 @@
+//! safe_kill where there is no implementation yet: every target fails to open with
+//! [`io::ErrorKind::Unsupported`], which becomes `KillError::Unsupported`.
+
+use std::io;
+use std::time::Instant;
+
+use crate::kill::Pid;
+
+pub(crate) const SIGTERM: i32 = 15;
+pub(crate) const SIGKILL: i32 = 9;
+pub(crate) const SIGCONT: i32 = 18;
+pub(crate) const SIGSTOP: i32 = 19;
+pub(crate) const OPEN_CALL: &str = "open";
+pub(crate) const SEND_CALL: &str = "signal";
+pub(crate) const WAIT_CALL: &str = "wait";
+
+/// The highest signal number accepted.
+pub(crate) fn max_signal() -> i32 {
+    31
+}
+
+fn unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "safe_kill is not supported on this platform",
+    )
+}
+
+/// A handle on a process; never created here.
+pub(crate) struct Target {
+    _never: std::convert::Infallible,
+}
+
+impl Target {
+    pub(crate) fn open(_pid: Pid) -> io::Result<Option<Target>> {
+        Err(unsupported())
+    }
+
+    pub(crate) fn has_exited(&self) -> io::Result<bool> {
+        match self._never {}
+    }
+
+    pub(crate) fn send(&self, _sig: i32, _group: bool) -> io::Result<()> {
+        match self._never {}
+    }
+}
+
+pub(crate) fn wait_any(_targets: &[&Target], _deadline: Instant) -> io::Result<()> {
+    Err(unsupported())
+}
+
+pub(crate) fn process_group(_pid: Pid) -> io::Result<Option<i32>> {
+    Err(unsupported())
+}
+
+pub(crate) fn own_process_group() -> i32 {
+    0
+}
+
+pub(crate) fn group_members(_pgid: Pid) -> io::Result<Vec<Pid>> {
+    Err(unsupported())
+}
