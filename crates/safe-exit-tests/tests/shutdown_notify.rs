@@ -114,3 +114,13 @@ fn the_future_completes_under_a_plain_executor_on_every_task() {
     assert_eq!(out.count("hook Signal(15)"), 1, "{out}");
     out.assert_signalled(libc::SIGTERM);
 }
+
+#[test]
+fn notify_mode_works_without_any_hook() {
+    let mut child = Child::spawn(bin!("shutdown"), &["no-hooks", "--notify"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    let out = child.finish();
+    assert_eq!(out.count("requested Signal(15)"), 1, "{out}");
+    out.assert_signalled(libc::SIGTERM);
+}

@@ -105,9 +105,11 @@ pub(crate) fn remove(id: u64) -> bool {
     }
 }
 
-/// Whether this process registered the hooks (false in a child forked without exec).
-pub(crate) fn owned_here() -> bool {
-    lock(&HOOKS).owner == std::process::id()
+/// Whether safe-exit was set up by this process (false before set-up, and in a child forked
+/// without exec until it sets itself up: the hooks and requests it inherited are its
+/// parent's).
+fn owned_here() -> bool {
+    crate::config::current().is_some()
 }
 
 /// Forgets the ending state inherited from a parent that forked us mid-ending. Called when a

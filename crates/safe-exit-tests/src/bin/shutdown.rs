@@ -15,6 +15,7 @@ fn main() {
     safe_exit::set_shutdown_policy(policy).expect("set_shutdown_policy");
     match scenario.as_str() {
         "notify" => notify(opts),
+        "no-hooks" => no_hooks(),
         "future" => future(),
         "request" => request(),
         "stuck-hook" => stuck_hook(),
@@ -142,4 +143,11 @@ fn stuck_hook() {
     });
     say("ready");
     while block_on_stdin().is_some() {}
+}
+
+/// Notify mode with no hook at all: main returns after the request.
+fn no_hooks() {
+    say("ready");
+    let reason = safe_exit::wait_for_shutdown();
+    say(&format!("requested {reason:?}"));
 }
