@@ -473,3 +473,29 @@ pub fn wait_gone(pid: i32) {
     let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
     assert!(rc > 0, "pid {pid} did not exit within {WATCHDOG:?}");
 }
+
+/// The signals pending for the process `pid` (the `SigPnd` and `ShdPnd` masks of
+/// `/proc/PID/status`; bit `n - 1` is signal `n`). Signals that a process blocks stay
+/// pending, so a process spawned with [`block_all_signals`] records every signal sent to it.
+pub fn pending_signals(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+        .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+        .fold(0, |a, b| a | b)
+}
+
+/// Makes `cmd`'s process start with every signal blocked (the mask survives `exec`), so that
+/// [`pending_signals`] shows what it was sent. SIGKILL and SIGSTOP cannot be blocked.
+pub fn block_all_signals(cmd: &mut Command) {
+    // SAFETY: sigfillset and sigprocmask are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+}

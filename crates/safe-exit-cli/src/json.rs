@@ -1,0 +1,81 @@
+//! `--json` output: one object per pid per line.
+//!
+//! Written by hand rather than with serde: the objects have three fixed shapes with numbers,
+//! fixed words and one free-text message, so a string escaper is all that is needed, and the
+//! tool keeps two dependencies (clap and the library).
+
+use safe_exit::{KillError, KillOutcome};
+
+/// `{"pid":1234,"outcome":"exited"}` or
+/// `{"pid":0,"error":"invalid-pid","message":"refusing to signal pid 0: ..."}`.
+pub(crate) fn line(pid: u32, result: &Result<KillOutcome, KillError>) -> String {
+    match result {
+        Ok(outcome) => format!(r#"{{"pid":{pid},"outcome":"{}"}}"#, outcome.as_str()),
+        Err(e) => format!(
+            r#"{{"pid":{pid},"error":"{}","message":{}}}"#,
+            error_code(e),
+            string(&e.to_string())
+        ),
+    }
+}
+
+/// A stable word for each kind of error, for scripts.
+fn error_code(e: &KillError) -> &'static str {
+    match e {
+        KillError::InvalidPid { .. } => "invalid-pid",
+        KillError::SelfTarget { .. } => "self-target",
+        KillError::InvalidSignal { .. } => "invalid-signal",
+        KillError::NotGroupLeader { .. } => "not-group-leader",
+        KillError::OwnGroup { .. } => "own-group",
+        KillError::NotAttempted { .. } => "not-attempted",
+        KillError::PermissionDenied { .. } => "permission-denied",
+        KillError::SurvivedKill { .. } => "survived-kill",
+        KillError::Unsupported { .. } => "unsupported",
+        KillError::Io(_) => "io",
+        _ => "other",
+    }
+}
+
+/// A JSON string literal.
+fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(string("x\ny\u{1}"), r#""x\ny\u0001""#);
+        assert_eq!(string("pid ü"), "\"pid ü\"");
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(
+            line(5, &Ok(KillOutcome::StillRunning)),
+            r#"{"pid":5,"outcome":"still-running"}"#
+        );
+        let l = line(7, &Err(KillError::PermissionDenied { pid: 7 }));
+        assert!(
+            l.starts_with(r#"{"pid":7,"error":"permission-denied","message":"not allowed"#),
+            "{l}"
+        );
+    }
+}
