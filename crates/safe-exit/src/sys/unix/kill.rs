@@ -712,4 +712,83 @@ mod tests {
             .unwrap()
             .contains(&me));
     }
+    /// The pidfd pins the target: once it has exited and its pid is given to a new process,
+    /// signalling through the old handle reaches nothing. Runs itself again as PID 1 of a new
+    /// PID namespace, where `ns_last_pid` can hand the same pid to the next process.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_recycled_pid_is_never_signalled() {
+        use std::os::unix::process::CommandExt;
+        use std::process::Command;
+
+        const INNER: &str = "SAFE_EXIT_PID_REUSE_INNER";
+        const NAME: &str = "sys::unix::kill::tests::a_recycled_pid_is_never_signalled";
+        if std::env::var_os(INNER).is_none() {
+            let probe = Command::new("unshare")
+                .args(["--pid", "--fork", "--mount-proc", "true"])
+                .output();
+            match probe {
+                Ok(out) if out.status.success() => {}
+                other if std::env::var_os("CI").is_some() => {
+                    panic!("cannot create a PID namespace: {other:?}")
+                }
+                other => {
+                    eprintln!("skipped: cannot create a PID namespace here ({other:?})");
+                    return;
+                }
+            }
+            let exe = std::env::current_exe().unwrap();
+            let out = Command::new("unshare")
+                .args(["--pid", "--fork", "--mount-proc"])
+                .arg(exe)
+                .args(["--exact", NAME, "--nocapture", "--test-threads", "1"])
+                .env(INNER, "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{text}\n{err}");
+            assert!(text.contains("pid reuse checked"), "{text}\n{err}");
+            return;
+        }
+
+        // PID 1 of a fresh namespace: pids here are small and predictable.
+        let spawn_blocked = || {
+            let mut cmd = Command::new("sleep");
+            cmd.arg("1000");
+            // SAFETY: sigfillset and sigprocmask are async-signal-safe. A blocked SIGTERM
+            // stays pending, where /proc shows it.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let mut all: libc::sigset_t = std::mem::zeroed();
+                    libc::sigfillset(&mut all);
+                    libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+                    Ok(())
+                });
+            }
+            cmd.spawn().unwrap()
+        };
+        let mut first = spawn_blocked();
+        let pid = Pid::new(first.id() as i32).unwrap();
+        let target = Target::open(pid).unwrap().expect("just started");
+        first.kill().unwrap();
+        first.wait().unwrap(); // reaped: the pid is free
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid.get() - 1).to_string()).unwrap();
+        let mut second = spawn_blocked();
+        assert_eq!(second.id() as i32, pid.get(), "the pid was not recycled");
+
+        assert!(target.has_exited().unwrap());
+        target.send(libc::SIGTERM, false).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        for mask in ["SigPnd:", "ShdPnd:"] {
+            let line = status.lines().find(|l| l.starts_with(mask)).unwrap();
+            assert!(
+                line.ends_with("0000000000000000"),
+                "the new process got a signal: {line}"
+            );
+        }
+        second.kill().unwrap();
+        second.wait().unwrap();
+        println!("pid reuse checked");
+    }
 }
