@@ -1,0 +1,179 @@
+//! The native module `safe_exit._native` of the Python package `safe_exit`.
+//!
+//! The package's logic lives in Python (`python/safe_exit/__init__.py`) and in the Rust
+//! library `safe-exit`; this module only translates between them and reaches the few C-level
+//! facilities that Python code cannot:
+//!
+//! - [`handled_signals`]: which signals a `ConfigFlag` value selects on this platform, as the
+//!   Rust core decides it.
+//! - [`safe_kill`]: `safe_exit::safe_kill_with`, with the GIL released while it waits.
+//! - [`arm`], [`set_exit_signal`]: the end of the process after a signal. Python cannot end
+//!   itself *by* a signal once the interpreter has shut down, so a `Py_AtExit` function
+//!   (which CPython calls at the very end of `Py_FinalizeEx`, after every `atexit` function,
+//!   the flush of `sys.stdout`/`sys.stderr` and the module teardown) re-raises the signal that
+//!   the Python handler recorded.
+//! - [`schedule_install`]: asks the main thread to install the Python signal handlers when the
+//!   first `register` happens in another thread (`signal.signal` only works in the main thread).
+//!
+//! # Why the Python package does not use the core's exit hooks
+//!
+//! The core's hooks run from the C `atexit` list, which CPython reaches after it has torn the
+//! interpreter down, so they cannot call Python functions; and its signal handlers run the
+//! hooks on a watcher thread and then end the process, which would skip the unwinding of the
+//! Python main thread (`finally:` blocks, `with` exits) that Python programs rely on. The
+//! Python package therefore keeps its own function list and handlers, and takes from the core
+//! what does not depend on the interpreter: the signal selection and `safe_kill`.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+
+mod sys;
+
+use std::time::Duration;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use safe_exit::{ConfigFlag, KillError, KillOptions, KillOutcome};
+
+create_exception!(
+    _native,
+    KillFailed,
+    PyException,
+    "safe_kill could not signal or wait for the process; the message says why."
+);
+
+/// The signal numbers that the `ConfigFlag` value `flags` makes safe_exit handle here:
+/// SIGINT and SIGTERM always, SIGQUIT and SIGHUP by flag (unix). Bits that mean nothing on
+/// this platform are ignored.
+#[pyfunction]
+fn handled_signals(flags: u32) -> Vec<i32> {
+    safe_exit::handled_signals(ConfigFlag::from_bits_truncate(flags))
+}
+
+/// Registers the end-of-interpreter function that ends the process by the recorded signal.
+/// Idempotent.
+///
+/// # Errors
+///
+/// `RuntimeError` if CPython's list of exit functions is full.
+#[pyfunction]
+fn arm() -> PyResult<()> {
+    if sys::arm() {
+        Ok(())
+    } else {
+        Err(PyRuntimeError::new_err(
+            "safe_exit could not register its end-of-interpreter function (Py_AtExit's list \
+             is full); after a signal the process will exit with status 128 + signal instead \
+             of ending by the signal",
+        ))
+    }
+}
+
+/// Records the signal the process must end by once the interpreter has shut down; 0 forgets
+/// it (a child after `fork`).
+#[pyfunction]
+fn set_exit_signal(signum: i32) {
+    sys::set_exit_signal(signum);
+}
+
+/// The recorded signal, or 0.
+#[pyfunction]
+fn exit_signal() -> i32 {
+    sys::exit_signal()
+}
+
+/// Asks the main thread to call `safe_exit._install_in_main_thread()` the next time it runs
+/// Python code (`Py_AddPendingCall`).
+///
+/// # Errors
+///
+/// `RuntimeError` if CPython's queue of pending calls is full.
+#[pyfunction]
+fn schedule_install() -> PyResult<()> {
+    if sys::schedule_install() {
+        Ok(())
+    } else {
+        Err(PyRuntimeError::new_err(
+            "safe_exit could not ask the main thread to install its signal handlers (the \
+             queue of pending calls is full); call safe_exit.config() from the main thread",
+        ))
+    }
+}
+
+/// `safe_exit::safe_kill_with`: sends `signal` to `pid`, waits up to `timeout` seconds, then
+/// (with `force_kill`) sends SIGKILL. Returns `"exited"`, `"killed"`, `"still_running"` or
+/// `"not_running"`. The GIL is released while it waits.
+///
+/// # Errors
+///
+/// - `ValueError` for a pid that must never be signalled (0, one that maps to a negative
+///   `pid_t`, our own) or a negative or non-finite timeout.
+/// - `KillFailed` for every other failure, with the core's message.
+#[pyfunction]
+fn safe_kill(
+    py: Python<'_>,
+    pid: i64,
+    signal: i32,
+    timeout: f64,
+    force_kill: bool,
+) -> PyResult<&'static str> {
+    let pid = u32::try_from(pid)
+        .ok()
+        .filter(|&p| p != 0 && i32::try_from(p).is_ok() && p != std::process::id())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "safe_kill: {pid} is not a process id that can be signalled safely (0 is our \
+                 own process group, negative ids address groups or every process, and our \
+                 own pid would end us); pass the pid of one other process"
+            ))
+        })?;
+    let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
+        PyValueError::new_err(format!(
+            "safe_kill: timeout_secs must be a finite number of seconds >= 0, not {timeout}"
+        ))
+    })?;
+    let opts = KillOptions::new()
+        .signal(signal)
+        .timeout(timeout)
+        .force_kill(force_kill);
+    match py.detach(|| safe_exit::safe_kill_with(pid, &opts)) {
+        Ok(outcome) => Ok(outcome_name(outcome)),
+        Err(e) => Err(kill_error(e)),
+    }
+}
+
+/// The Python name of a core outcome (the `KillOutcome` enum's values in `_types.py`).
+fn outcome_name(outcome: KillOutcome) -> &'static str {
+    match outcome {
+        KillOutcome::Exited => "exited",
+        KillOutcome::Killed => "killed",
+        KillOutcome::StillRunning => "still_running",
+        KillOutcome::NotRunning => "not_running",
+    }
+}
+
+/// A core error as the Python exception the package raises for it: a pid that must never be
+/// signalled is a programming error (`ValueError`, whatever `silence` says); everything else
+/// is a failure to end the process (`KillFailed`, which `safe_kill` turns into
+/// `SafeExitException` or silences).
+fn kill_error(e: KillError) -> PyErr {
+    match e {
+        KillError::InvalidPid { .. } | KillError::SelfTarget { .. } => {
+            PyValueError::new_err(e.to_string())
+        }
+        _ => KillFailed::new_err(e.to_string()),
+    }
+}
+
+/// The module: `safe_exit._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(handled_signals, m)?)?;
+    m.add_function(wrap_pyfunction!(arm, m)?)?;
+    m.add_function(wrap_pyfunction!(set_exit_signal, m)?)?;
+    m.add_function(wrap_pyfunction!(exit_signal, m)?)?;
+    m.add_function(wrap_pyfunction!(schedule_install, m)?)?;
+    m.add_function(wrap_pyfunction!(safe_kill, m)?)?;
+    m.add("KillFailed", m.py().get_type::<KillFailed>())?;
+    Ok(())
+}

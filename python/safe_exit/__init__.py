@@ -1,0 +1,405 @@
+"""Run cleanup functions exactly once however the process ends, and end other processes safely.
+
+``register`` a function and it runs once when the interpreter exits: the main module ends,
+``sys.exit`` is called, an exception goes uncaught, or SIGINT, SIGTERM, SIGQUIT or SIGHUP
+arrives. After a signal the main thread first unwinds as it would for ``sys.exit`` (``finally:``
+blocks and ``with`` exits run), then the functions run, newest first, then the process ends
+*by that same signal*, so shells and supervisors see what happened. ``safe_kill`` asks another
+process to end, waits for it, forces it after a deadline and says what happened.
+
+How it works
+------------
+- The first ``register`` or ``config`` installs a Python signal handler (``signal.signal``)
+  for SIGINT, SIGTERM and the signals chosen by ``ConfigFlag``, except a signal that is
+  ignored at that moment (``nohup``, background jobs): it stays ignored. A Python handler
+  found in place is called first (chained); one installed later replaces ours, as Python
+  allows one handler per signal.
+- The handler records the first signal and raises ``SignalExit`` (a ``SystemExit``) in the
+  main thread, which unwinds; Python's blocking calls (``time.sleep``, ``input``, socket and
+  lock waits) are interrupted for it. Further signals while the main thread unwinds raise
+  ``SignalExit`` again, as repeated Ctrl-C raises ``KeyboardInterrupt`` again, so a program
+  that swallows the exception can still be stopped.
+- An ``atexit`` function runs the registered functions exactly once, newest first. From the
+  moment they start, signals are ignored: a second signal never runs them again and never
+  cuts them short.
+- At the very end of interpreter shutdown (after every ``atexit`` function and the flush of
+  ``sys.stdout``/``sys.stderr``), a function in the native module ends the process by the
+  recorded signal: default action, unblock, re-raise; as PID 1 of a container, where that
+  does not work, it exits with status 128 + signal.
+
+Limitations
+-----------
+- Signals are handled by Python, so they take effect when the main thread runs Python code:
+  a C extension that blocks without checking for signals delays them until it returns.
+- The functions run at interpreter exit, after non-daemon threads have been joined (as for
+  ``atexit``); a thread that never ends delays them until a second signal interrupts the wait.
+- Once a handled signal has arrived, the process ends by it, even if the program catches
+  ``SignalExit`` and goes on for a while.
+- ``os._exit``, SIGKILL and crashes cannot run anything.
+- A child created by ``os.fork`` starts with no registered functions (its parent's cleanup is
+  the parent's); signals still end it, by the same signal.
+- Signal handling needs the main thread: if the first ``register`` happens in another thread,
+  the handlers are installed when the main thread next runs Python code.
+- Windows: the functions run at normal exit; signals and console events are not handled yet.
+"""
+
+import _thread
+import atexit as _atexit
+import os as _os
+import sys as _sys
+
+__all__ = [
+    "CONFIG_CTRL_ALL",
+    "DEFAULT_CONFIG",
+    "ConfigFlag",
+    "KillOutcome",
+    "SafeExitException",
+    "SignalExit",
+    "WinCtrlEvent",
+    "config",
+    "exit_signal",
+    "register",
+    "safe_kill",
+    "unregister",
+]
+
+
+class SafeExitException(Exception):
+    """A ``safe_kill`` failure, raised when ``silence`` is false."""
+
+
+class SignalExit(SystemExit):
+    """Raised in the main thread when a handled signal arrives, so that it unwinds as for
+    ``sys.exit``. ``code`` is 128 + the signal number (the status used where a process cannot
+    end by a signal); ``signal`` is the signal number."""
+
+    signal: int
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signal = signum
+
+    def __reduce__(self):
+        return (type(self), (self.signal,))
+
+
+# The enum types live in `_types`: importing `enum` costs milliseconds of interpreter start,
+# so they are loaded on first use (PEP 562).
+_LAZY = frozenset({"CONFIG_CTRL_ALL", "DEFAULT_CONFIG", "ConfigFlag", "KillOutcome", "WinCtrlEvent"})
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from . import _types
+
+        value = getattr(_types, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)
+
+
+# `DEFAULT_CONFIG.value`: SIGQUIT | SIGHUP | SIGBREAK | CTRL_CLOSE | CTRL_SHUTDOWN | CTRL_LOGOFF.
+_DEFAULT_BITS = 0b111111
+_ALL_BITS = 0xFF
+_SIGTERM = 15
+# `pid_t` is a signed 32-bit integer everywhere we run.
+_PID_MAX = 0x7FFFFFFF
+# What `timeout_secs=None` ("no deadline") becomes: a hundred years.
+_NO_DEADLINE = 100 * 365 * 24 * 3600.0
+
+# Where the process is in its ending. Only forward moves, except in a forked child.
+_IDLE = 0  # nothing has happened
+_UNWINDING = 1  # a signal arrived; the main thread is unwinding
+_RUNNING = 2  # the registered functions are running (signals are ignored from here on)
+_DONE = 3  # they ran; nothing runs them again
+
+# Guards `_functions`, `_state`, `_exit_signal` and `_wanted_bits`. Reentrant: the signal
+# handler runs in the main thread between two bytecodes, possibly while the main thread holds it.
+_lock = _thread.RLock()
+_functions: list = []  # (func, args, kwargs), oldest first; run from the end (LIFO)
+_state = _IDLE
+_exit_signal = 0  # the first handled signal, or 0
+_wanted_bits = None  # the ConfigFlag value asked for by config()/register(), or None
+# Main thread only: the configuration the installed handlers follow, and for each signal we
+# handle, the handler we found in place (restored if a later config() drops the signal).
+_installed_bits = None
+_previous: dict = {}
+_set_up = False  # native module armed, atexit and at-fork functions registered
+
+
+def config(flag=None):
+    """Choose the signals that run the registered functions; call it before ``register``.
+
+    SIGINT and SIGTERM are always handled; ``flag`` (a ``ConfigFlag``, default
+    ``DEFAULT_CONFIG``) adds SIGQUIT and SIGHUP on POSIX. ``config(ConfigFlag(0))`` leaves them
+    to their default actions. Calling it again changes the configuration: the handlers of
+    signals no longer chosen are put back as they were.
+    """
+    bits = _DEFAULT_BITS if flag is None else _flag_bits(flag)
+    global _wanted_bits
+    with _lock:
+        _wanted_bits = bits
+    _ensure_installed()
+
+
+def register(func, *args, **kwargs):
+    """Call ``func(*args, **kwargs)`` once when the process ends; returns ``func``, so it
+    works as a decorator.
+
+    Functions run newest first (like ``atexit``). The first call installs ``DEFAULT_CONFIG``
+    if ``config`` was not called. May be called from any thread.
+    """
+    if not callable(func):
+        raise TypeError(f"safe_exit.register: {func!r} is not callable")
+    global _wanted_bits
+    with _lock:
+        if _wanted_bits is None:
+            _wanted_bits = _DEFAULT_BITS
+    _ensure_installed()
+    with _lock:
+        _functions.append((func, args, kwargs))
+    return func
+
+
+def unregister(func):
+    """Remove every registration of ``func`` (compared with ``==``, as ``atexit`` does)."""
+    with _lock:
+        _functions[:] = [entry for entry in _functions if entry[0] != func]
+
+
+def exit_signal():
+    """The signal the process is ending by, or ``None``. Meant for registered functions,
+    e.g. to skip a slow flush when interrupted."""
+    return _exit_signal or None
+
+
+def safe_kill(pid, kill_signal=None, timeout_secs=4, force_kill=True, silence=True):
+    """Ask process ``pid`` to end, wait for it, force it after a deadline; say what happened.
+
+    Sends ``kill_signal`` (default SIGTERM) and SIGCONT, waits up to ``timeout_secs`` seconds
+    (``None``: no deadline) for the process to end, then, with ``force_kill``, sends SIGKILL.
+    The wait is notified by the kernel (pidfd on Linux), not polled.
+
+    Returns a ``KillOutcome``: ``EXITED``, ``KILLED``, ``STILL_RUNNING`` (deadline passed,
+    ``force_kill`` false) or ``NOT_RUNNING``. If signalling or waiting fails, returns ``None``
+    when ``silence`` is true (the default, as in the original), else raises
+    ``SafeExitException``.
+
+    Raises ``ValueError`` whatever ``silence`` says for a pid that must never be signalled
+    (0 is our process group, a negative pid a group or every process, our own pid ourselves)
+    and for a negative timeout; ``TypeError`` for arguments of the wrong type.
+    """
+    if isinstance(pid, bool) or not isinstance(pid, int):
+        raise TypeError(f"safe_kill: pid must be an int, not {type(pid).__name__}")
+    if pid <= 0 or pid > _PID_MAX or pid == _os.getpid():
+        raise ValueError(
+            f"safe_kill: {pid} is not a process id that can be signalled safely (0 is our own "
+            "process group, negative ids address groups or every process, and our own pid "
+            "would end us); pass the pid of one other process"
+        )
+    if kill_signal is None:
+        signum = _SIGTERM
+    elif isinstance(kill_signal, int) and not isinstance(kill_signal, bool):
+        signum = int(kill_signal)
+    else:
+        raise TypeError(f"safe_kill: kill_signal must be an int or None, not {type(kill_signal).__name__}")
+    if timeout_secs is None:
+        timeout = _NO_DEADLINE
+    else:
+        timeout = float(timeout_secs)
+        if not timeout >= 0:  # also rejects NaN
+            raise ValueError(f"safe_kill: timeout_secs must be >= 0 seconds, not {timeout_secs!r}")
+        timeout = min(timeout, _NO_DEADLINE)
+
+    from . import _native
+    from ._types import KillOutcome
+
+    try:
+        outcome = _native.safe_kill(pid, signum, timeout, bool(force_kill))
+    except _native.KillFailed as e:
+        if silence:
+            return None
+        raise SafeExitException(str(e)) from e
+    return KillOutcome(outcome)
+
+
+# ---------------------------------------------------------------------------------------------
+# Installation
+
+
+def _flag_bits(flag):
+    if isinstance(flag, int) and not isinstance(flag, bool):
+        bits = int(flag)
+    else:
+        from ._types import ConfigFlag
+
+        if not isinstance(flag, ConfigFlag):
+            raise TypeError(f"safe_exit.config: flag must be a ConfigFlag, not {type(flag).__name__}")
+        bits = flag.value
+    if bits & ~_ALL_BITS or bits < 0:
+        raise ValueError(f"safe_exit.config: {flag!r} has bits that are not ConfigFlag values")
+    return bits
+
+
+def _ensure_installed():
+    _set_up_once()
+    try:
+        _install_in_main_thread()
+    except ValueError:
+        # `signal.signal` only works in the main thread: ask the main thread to do it.
+        from . import _native
+
+        _native.schedule_install()
+
+
+def _set_up_once():
+    global _set_up
+    if _set_up:
+        return
+    with _lock:
+        if _set_up:
+            return
+        from . import _native
+
+        _native.arm()
+        _atexit.register(_run_exit_functions)
+        if hasattr(_os, "register_at_fork"):
+            _os.register_at_fork(after_in_child=_after_fork_in_child)
+        _set_up = True
+
+
+def _install_in_main_thread():
+    """Make the installed handlers follow `_wanted_bits`. Main thread only (`signal.signal`
+    raises ValueError elsewhere, before changing anything). Also the native module's pending
+    call, when the first `register` came from another thread."""
+    global _installed_bits
+    with _lock:
+        bits = _wanted_bits
+    if bits is None or bits == _installed_bits:
+        return
+    if not _in_main_thread():
+        raise ValueError("signal handlers can only be installed in the main thread")
+    from . import _native
+
+    sig = _signal_module()
+    wanted = set(_native.handled_signals(bits))
+    for signum in sorted(set(_previous) - wanted):
+        if sig.getsignal(signum) is _on_signal:
+            previous = _previous[signum]
+            sig.signal(signum, sig.SIG_DFL if previous is None else previous)
+        del _previous[signum]
+    for signum in sorted(wanted - set(_previous)):
+        current = sig.getsignal(signum)
+        if current == sig.SIG_IGN:
+            continue  # ignored when we came to it (nohup, background jobs): stays ignored
+        if current is None:
+            continue  # a handler installed outside Python: left alone, Python cannot chain it
+        sig.signal(signum, _on_signal)
+        _previous[signum] = current
+    _installed_bits = bits
+
+
+def _in_main_thread():
+    threading = _sys.modules.get("threading")
+    if threading is None:
+        # No `threading`, so almost surely no other thread; if there is one (started with
+        # `_thread`), `signal.signal` raises ValueError before changing anything.
+        return True
+    return threading.current_thread() is threading.main_thread()
+
+
+def _signal_module():
+    # `_signal` is the C module under `signal`; the `signal` wrapper would import `enum`, a
+    # few milliseconds we need not spend at the first `register`.
+    try:
+        import _signal
+
+        return _signal
+    except ImportError:  # pragma: no cover - every CPython has it
+        import signal
+
+        return signal
+
+
+# ---------------------------------------------------------------------------------------------
+# Ending
+
+
+def _on_signal(signum, frame):
+    """The Python-level handler: runs in the main thread between two bytecodes."""
+    global _state, _exit_signal
+    with _lock:
+        if _state >= _RUNNING:
+            return  # the functions are running or ran: exactly once, never cut short
+        if _exit_signal == 0:
+            _exit_signal = signum
+            _sys.modules[__name__ + "._native"].set_exit_signal(signum)
+        _state = _UNWINDING
+    previous = _previous.get(signum)
+    if callable(previous) and previous is not _signal_module().default_int_handler:
+        previous(signum, frame)
+    raise SignalExit(signum)
+
+
+def _run_exit_functions():
+    """The `atexit` function: runs the registered functions once, newest first."""
+    global _state
+    with _lock:
+        if _state >= _RUNNING:
+            return
+        _state = _RUNNING
+    try:
+        while True:
+            with _lock:
+                if not _functions:
+                    break
+                func, args, kwargs = _functions.pop()
+            try:
+                func(*args, **kwargs)
+            except BaseException:
+                _report_failure(func)
+    finally:
+        with _lock:
+            _state = _DONE
+        _flush_std_streams()
+
+
+def _report_failure(func):
+    try:
+        import logging
+
+        logging.getLogger("safe_exit").exception(
+            "exit function %r raised an exception; running the remaining ones", func
+        )
+    except BaseException:  # logging unusable this late in shutdown: plain stderr
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:
+            pass
+
+
+def _flush_std_streams():
+    for stream in (_sys.stdout, _sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            pass
+
+
+def _after_fork_in_child():
+    """A child forked without exec starts with no functions and no ending in progress."""
+    global _lock, _state, _exit_signal
+    _lock = _thread.RLock()
+    del _functions[:]
+    _state = _IDLE
+    _exit_signal = 0
+    native = _sys.modules.get(__name__ + "._native")
+    if native is not None:
+        native.set_exit_signal(0)
