@@ -1,5 +1,6 @@
 //! safe_kill on single real processes: the default path, the deadline, force_kill(false), a
 //! custom signal, a stopped target, a pid that is gone (issue 3, points 1, 2, 3, 5, 6).
+#![cfg(target_os = "linux")]
 
 use std::time::{Duration, Instant};
 

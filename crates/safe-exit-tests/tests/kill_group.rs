@@ -1,5 +1,6 @@
 //! Group mode (issue 3, point 9): `.group(true)` ends a worker and every process in the
 //! process group it leads, and waits for all of them.
+#![cfg(target_os = "linux")]
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! A target that the caller may not signal (issue 3, point 6): `PermissionDenied`, and the
 //! target is untouched.
+#![cfg(target_os = "linux")]
 
 use safe_exit_tests::{bin, Child};
 

@@ -5,6 +5,7 @@
 //! of its own PID namespace, beside a sentinel that records every signal it receives: were
 //! the validation broken, `kill(0)` or `kill(-1)` would reach only that session or namespace,
 //! and the sentinel would report it.
+#![cfg(target_os = "linux")]
 
 use safe_exit_tests::{bin, command_in_new_session, command_in_pid_namespace, Child, Finished};
 

@@ -1,5 +1,6 @@
 //! Zombies and reaping (issue 3, point 4): an exited, unreaped target counts as `Exited` at
 //! once, and safe_kill never reaps, so a caller's own child keeps its exit status.
+#![cfg(target_os = "linux")]
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};

@@ -11,135 +11,150 @@
 //! `--child-*` options, and prints `child PID` for each once it is set up. `--zombie` forks a
 //! child that exits at once, waits until it has exited without reaping it, and prints
 //! `zombie PID`. Then the process prints `ready PID`.
+//!
+//! Linux only (the tests use pidfds and `/proc`); elsewhere it only says so.
 
-use safe_exit_tests::child::{pause_forever, say};
-
-#[derive(Default)]
-struct Setup {
-    ignore: Vec<i32>,
-    exit_on: Vec<i32>,
-    report: Vec<i32>,
-}
-
+#[cfg(not(target_os = "linux"))]
 fn main() {
-    let mut me = Setup::default();
-    let mut kids = Setup::default();
-    let mut children = 0;
-    let mut zombie = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--zombie" {
-            zombie = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = || {
-            value
-                .parse::<i32>()
-                .unwrap_or_else(|_| panic!("{flag} {value}"))
-        };
-        match flag.as_str() {
-            "--ignore" => me.ignore.push(number()),
-            "--exit-on" => me.exit_on.push(number()),
-            "--report" => me.report.push(number()),
-            "--child-ignore" => kids.ignore.push(number()),
-            "--child-exit-on" => kids.exit_on.push(number()),
-            "--children" => children = number(),
-            other => panic!("unknown option {other}"),
-        }
+    eprintln!("this test program needs Linux");
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    linux::main();
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use safe_exit_tests::child::{pause_forever, say};
+
+    #[derive(Default)]
+    struct Setup {
+        ignore: Vec<i32>,
+        exit_on: Vec<i32>,
+        report: Vec<i32>,
     }
 
-    let mut pids = Vec::new();
-    for _ in 0..children {
-        let mut fds = [0; 2];
-        // SAFETY: a valid array of two ints.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: this program is single-threaded, so the child may run Rust code.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork failed");
-        if pid == 0 {
-            setup(&kids);
-            // SAFETY: writing one byte from a valid buffer to our pipe.
-            unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) };
-            serve(&kids);
+    pub(super) fn main() {
+        let mut me = Setup::default();
+        let mut kids = Setup::default();
+        let mut children = 0;
+        let mut zombie = false;
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            if flag == "--zombie" {
+                zombie = true;
+                continue;
+            }
+            let value = args
+                .next()
+                .unwrap_or_else(|| panic!("{flag} needs a value"));
+            let number = || {
+                value
+                    .parse::<i32>()
+                    .unwrap_or_else(|_| panic!("{flag} {value}"))
+            };
+            match flag.as_str() {
+                "--ignore" => me.ignore.push(number()),
+                "--exit-on" => me.exit_on.push(number()),
+                "--report" => me.report.push(number()),
+                "--child-ignore" => kids.ignore.push(number()),
+                "--child-exit-on" => kids.exit_on.push(number()),
+                "--children" => children = number(),
+                other => panic!("unknown option {other}"),
+            }
         }
-        let mut byte = 0u8;
-        // SAFETY: reading one byte into a valid buffer; then closing our pipe ends.
+
+        let mut pids = Vec::new();
+        for _ in 0..children {
+            let mut fds = [0; 2];
+            // SAFETY: a valid array of two ints.
+            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+            // SAFETY: this program is single-threaded, so the child may run Rust code.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                setup(&kids);
+                // SAFETY: writing one byte from a valid buffer to our pipe.
+                unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) };
+                serve(&kids);
+            }
+            let mut byte = 0u8;
+            // SAFETY: reading one byte into a valid buffer; then closing our pipe ends.
+            unsafe {
+                libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+            pids.push(pid);
+        }
+        for pid in pids {
+            say(&format!("child {pid}"));
+        }
+        if zombie {
+            // SAFETY: single-threaded; the child only exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: _exit has no preconditions.
+                unsafe { libc::_exit(7) };
+            }
+            // SAFETY: waitid on our own child with WNOWAIT: waits for its exit without reaping.
+            let rc = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            assert_eq!(rc, 0, "waitid");
+            say(&format!("zombie {pid}"));
+        }
+        setup(&me);
+        say(&format!("ready {}", std::process::id()));
+        serve(&me)
+    }
+
+    fn set_of(sigs: &[i32]) -> libc::sigset_t {
+        // SAFETY: sigemptyset/sigaddset on a local sigset_t.
         unsafe {
-            libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
-            libc::close(fds[0]);
-            libc::close(fds[1]);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for &s in sigs {
+                libc::sigaddset(&mut set, s);
+            }
+            set
         }
-        pids.push(pid);
     }
-    for pid in pids {
-        say(&format!("child {pid}"));
-    }
-    if zombie {
-        // SAFETY: single-threaded; the child only exits.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: _exit has no preconditions.
-            unsafe { libc::_exit(7) };
-        }
-        // SAFETY: waitid on our own child with WNOWAIT: waits for its exit without reaping.
-        let rc = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        assert_eq!(rc, 0, "waitid");
-        say(&format!("zombie {pid}"));
-    }
-    setup(&me);
-    say(&format!("ready {}", std::process::id()));
-    serve(&me)
-}
 
-fn set_of(sigs: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset on a local sigset_t.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in sigs {
-            libc::sigaddset(&mut set, s);
+    fn setup(s: &Setup) {
+        for &sig in &s.ignore {
+            // SAFETY: setting a signal to SIG_IGN.
+            unsafe { libc::signal(sig, libc::SIG_IGN) };
         }
-        set
+        let waited: Vec<i32> = s.exit_on.iter().chain(&s.report).copied().collect();
+        let set = set_of(&waited);
+        // SAFETY: blocking signals in this single-threaded process.
+        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     }
-}
 
-fn setup(s: &Setup) {
-    for &sig in &s.ignore {
-        // SAFETY: setting a signal to SIG_IGN.
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
-    }
-    let waited: Vec<i32> = s.exit_on.iter().chain(&s.report).copied().collect();
-    let set = set_of(&waited);
-    // SAFETY: blocking signals in this single-threaded process.
-    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-}
-
-fn serve(s: &Setup) -> ! {
-    let waited: Vec<i32> = s.exit_on.iter().chain(&s.report).copied().collect();
-    if waited.is_empty() {
-        pause_forever();
-    }
-    let set = set_of(&waited);
-    loop {
-        // SAFETY: waiting for one of the blocked signals in `set`.
-        let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
-        if sig < 0 {
-            continue;
+    fn serve(s: &Setup) -> ! {
+        let waited: Vec<i32> = s.exit_on.iter().chain(&s.report).copied().collect();
+        if waited.is_empty() {
+            pause_forever();
         }
-        say(&format!("got {sig} pid {}", std::process::id()));
-        if s.exit_on.contains(&sig) {
-            std::process::exit(0);
+        let set = set_of(&waited);
+        loop {
+            // SAFETY: waiting for one of the blocked signals in `set`.
+            let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+            if sig < 0 {
+                continue;
+            }
+            say(&format!("got {sig} pid {}", std::process::id()));
+            if s.exit_on.contains(&sig) {
+                std::process::exit(0);
+            }
         }
     }
 }
