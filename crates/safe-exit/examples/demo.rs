@@ -25,7 +25,10 @@ fn main() {
 /// A worker: registers a cleanup hook, says it is ready, and works until it is told to stop.
 fn worker(stuck: bool) {
     safe_exit::register(move || {
-        println!("cleanup hook started ({:?})", safe_exit::exit_reason().unwrap());
+        println!(
+            "cleanup hook started ({:?})",
+            safe_exit::exit_reason().unwrap()
+        );
         if stuck {
             println!("cleanup hook is stuck (waiting on a dead network peer, say)");
             loop {
@@ -43,10 +46,14 @@ fn worker(stuck: bool) {
 fn demo() {
     println!("safe-exit demo\n");
 
-    println!("1. A worker with a cleanup hook, stopped with safe_kill (SIGTERM, then force after 2 s)");
+    println!(
+        "1. A worker with a cleanup hook, stopped with safe_kill (SIGTERM, then force after 2 s)"
+    );
     run(&["--worker"], Duration::from_secs(2));
 
-    println!("\n2. A worker whose cleanup hangs, stopped with safe_kill (SIGTERM, then force after 1 s)");
+    println!(
+        "\n2. A worker whose cleanup hangs, stopped with safe_kill (SIGTERM, then force after 1 s)"
+    );
     run(&["--stuck-worker"], Duration::from_secs(1));
 }
 
@@ -73,8 +80,8 @@ fn run(args: &[&str], deadline: Duration) {
     match outcome {
         Ok(outcome) => {
             let what = match outcome {
-                KillOutcome::Exited { .. } => "it ended by itself after the polite signal",
-                KillOutcome::Killed { .. } => "it missed the deadline and was forced",
+                KillOutcome::Exited => "it ended by itself after the polite signal",
+                KillOutcome::Killed => "it missed the deadline and was forced",
                 _ => "unexpected",
             };
             println!("   safe_kill returned {outcome:?} after {took:.1?}: {what}");
@@ -85,7 +92,10 @@ fn run(args: &[&str], deadline: Duration) {
     let status = child.wait().expect("wait for the worker");
     // Let the echo thread print the worker's last lines.
     for _ in lines.iter() {}
-    println!("   the worker's exit status, as a supervisor sees it: {}", describe(status));
+    println!(
+        "   the worker's exit status, as a supervisor sees it: {}",
+        describe(status)
+    );
 }
 
 /// Prints the worker's stdout with a prefix; returns its lines as they come.
