@@ -100,7 +100,9 @@ impl KillOptions {
     /// The polite signal that asks the process to end (default: SIGTERM). It is checked when
     /// the options are used: a number that is not a signal on this platform, 0 (which only
     /// tests that a process exists), SIGSTOP and SIGCONT (which cannot ask a process to end)
-    /// are rejected with [`KillError::InvalidSignal`].
+    /// are rejected with [`KillError::InvalidSignal`]. On Windows the signal names the
+    /// request: SIGTERM (15) `WM_CLOSE` or Ctrl-C, SIGINT (2) Ctrl-C, SIGBREAK (21)
+    /// Ctrl-Break, SIGKILL (9) `TerminateProcess` (see [`safe_kill_with`]).
     pub fn signal(mut self, signal: i32) -> Self {
         self.signal = signal;
         self
@@ -315,6 +317,19 @@ pub enum KillError {
         /// How long it was given after SIGKILL.
         waited: Duration,
     },
+    /// The polite request has no way to reach this target, so nothing was sent. On Windows:
+    /// it has neither a visible window (for `WM_CLOSE`) nor a console (for a console control
+    /// event), or it shares the caller's console, where an event would reach every process
+    /// attached to it. The message says which, and what to do.
+    #[error("cannot ask pid {pid} to end with signal {signal}: {reason}")]
+    CannotAsk {
+        /// The target.
+        pid: u32,
+        /// The polite signal.
+        signal: i32,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// `safe_kill` (or the requested mode) is not available on this platform.
     #[error("cannot signal pid {pid}: {what} is not supported on this platform")]
     Unsupported {
@@ -414,6 +429,8 @@ pub fn safe_kill(pid: u32) -> Result<KillOutcome, KillError> {
 /// - [`KillError::PermissionDenied`] if the caller may not signal the process; it was not
 ///   touched.
 /// - [`KillError::SurvivedKill`] if the process was still there 10 s after SIGKILL.
+/// - [`KillError::CannotAsk`] (Windows) if the polite request has no way to reach the
+///   process; nothing was sent.
 /// - [`KillError::Unsupported`] on platforms without process signals, and for group mode
 ///   where it is not implemented.
 /// - [`KillError::Io`] if a system call fails unexpectedly (for example `EMFILE`, out of file
@@ -430,6 +447,29 @@ pub fn safe_kill(pid: u32) -> Result<KillOutcome, KillError> {
 ///   the signal and notifies the exit; the signal itself is sent with `kill`, so the window
 ///   for pid reuse is the few microseconds between the registration and `kill`.
 /// - **Other unix systems**: `kill`, and checks every 1-20 ms.
+/// - **Windows**: `OpenProcess` pins the process (its id is not reused while the handle is
+///   open); the signal names the polite request, as in the original package:
+///
+///   | signal | request |
+///   |---|---|
+///   | SIGTERM (15), the default | `WM_CLOSE` to each visible top-level window of the process; without one, `CTRL_C_EVENT` on its console |
+///   | SIGINT (2) | `CTRL_C_EVENT` on its console |
+///   | SIGBREAK (21) | `CTRL_BREAK_EVENT` on its console |
+///   | SIGKILL (9) | `TerminateProcess` at once |
+///
+///   Other numbers are refused ([`KillError::InvalidSignal`]). A console control event
+///   reaches every process attached to the target's console, as if the keys were pressed in
+///   its window; the caller attaches to that console for the moment it takes, swallows its
+///   own copy of the event, and comes back to its own console with its own safe-exit
+///   handler in place (Windows resets a process's control-handler table whenever it changes
+///   console: handlers that *other* code registered with `SetConsoleCtrlHandler` are lost
+///   then, and while the caller is away, a Ctrl-C pressed in its own console does not reach
+///   it). A target with neither a visible window nor a console, or one attached to the
+///   caller's own console (where the event would reach the caller's shell and siblings
+///   too), gets [`KillError::CannotAsk`]: start such children with `CREATE_NEW_CONSOLE`, or
+///   end them with SIGKILL. The wait is `WaitForMultipleObjects` on the process handles (a
+///   thread per 63 handles beyond 64); forcing is `TerminateProcess` with exit code 1, as
+///   `taskkill /F` and [`std::process::Child::kill`] do. Group mode is not offered.
 /// - **Other platforms**: [`KillError::Unsupported`] for now.
 ///
 /// ```no_run
@@ -723,6 +763,22 @@ impl Job {
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
                 self.result = Some(Err(KillError::PermissionDenied {
                     pid: self.pid.get() as u32,
+                }));
+            }
+            // The platform refused this signal (Windows knows only a few).
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                self.result = Some(Err(KillError::InvalidSignal {
+                    signal: sig,
+                    reason: e.to_string(),
+                    term: sys::SIGTERM,
+                }));
+            }
+            // No channel reaches this target (Windows: no window, no console of its own).
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                self.result = Some(Err(KillError::CannotAsk {
+                    pid: self.pid.get() as u32,
+                    signal: sig,
+                    reason: e.to_string(),
                 }));
             }
             Err(e) => self.result = Some(Err(io_error(sys::SEND_CALL, self.pid, e))),

@@ -1,9 +1,9 @@
 //! Windows: a console control handler (Ctrl-C, Ctrl-Break, close, logoff, shutdown) and the C
 //! runtime's `atexit`; process handles, `WM_CLOSE` and console control events for safe_kill.
 
+mod console;
 mod kill;
 mod signal;
 
-#[allow(unused_imports)] // the safe_kill side fills this in
 pub(crate) use kill::*;
 pub(crate) use signal::*;
