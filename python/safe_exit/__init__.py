@@ -12,8 +12,9 @@ How it works
 - The first ``register`` or ``config`` installs a Python signal handler (``signal.signal``)
   for SIGINT, SIGTERM and the signals chosen by ``ConfigFlag``, except a signal that is
   ignored at that moment (``nohup``, background jobs): it stays ignored. A Python handler
-  found in place is called first (chained); one installed later replaces ours, as Python
-  allows one handler per signal.
+  found in place is called first (chained; if it raises, its exception unwinds the main
+  thread instead of ``SignalExit``); one installed later replaces ours, as Python allows one
+  handler per signal. A handler installed outside Python (by a C extension) is left alone.
 - The handler records the first signal and raises ``SignalExit`` (a ``SystemExit``) in the
   main thread, which unwinds; Python's blocking calls (``time.sleep``, ``input``, socket and
   lock waits) are interrupted for it. Further signals while the main thread unwinds raise
@@ -40,7 +41,14 @@ Limitations
   the parent's); signals still end it, by the same signal.
 - Signal handling needs the main thread: if the first ``register`` happens in another thread,
   the handlers are installed when the main thread next runs Python code.
-- Windows: the functions run at normal exit; signals and console events are not handled yet.
+- SIGINT raises ``SignalExit``, not ``KeyboardInterrupt`` (the original replaced Python's
+  SIGINT handler too): ``except KeyboardInterrupt:`` no longer sees Ctrl-C once a function is
+  registered.
+- Functions registered after the registered functions have run (from another thread, late in
+  shutdown) are not run, as with ``atexit``.
+- Windows is not tested: there SIGINT, SIGTERM and SIGBREAK go through the same Python
+  handlers and the process exits with status 128 + signal; console close, logoff and shutdown
+  events are not handled yet.
 """
 
 import _thread

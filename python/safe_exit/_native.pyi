@@ -1,5 +1,15 @@
 # The native module, built from crates/safe-exit-py. Private: use the `safe_exit` package.
 
+__all__ = [
+    "KillFailed",
+    "arm",
+    "exit_signal",
+    "handled_signals",
+    "safe_kill",
+    "schedule_install",
+    "set_exit_signal",
+]
+
 class KillFailed(Exception): ...
 
 def handled_signals(flags: int) -> list[int]: ...

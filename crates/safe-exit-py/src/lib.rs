@@ -4,15 +4,15 @@
 //! library `safe-exit`; this module only translates between them and reaches the few C-level
 //! facilities that Python code cannot:
 //!
-//! - [`handled_signals`]: which signals a `ConfigFlag` value selects on this platform, as the
+//! - `handled_signals`: which signals a `ConfigFlag` value selects on this platform, as the
 //!   Rust core decides it.
-//! - [`safe_kill`]: `safe_exit::safe_kill_with`, with the GIL released while it waits.
-//! - [`arm`], [`set_exit_signal`]: the end of the process after a signal. Python cannot end
+//! - `safe_kill`: `safe_exit::safe_kill_with`, with the GIL released while it waits.
+//! - `arm`, `set_exit_signal`: the end of the process after a signal. Python cannot end
 //!   itself *by* a signal once the interpreter has shut down, so a `Py_AtExit` function
 //!   (which CPython calls at the very end of `Py_FinalizeEx`, after every `atexit` function,
 //!   the flush of `sys.stdout`/`sys.stderr` and the module teardown) re-raises the signal that
 //!   the Python handler recorded.
-//! - [`schedule_install`]: asks the main thread to install the Python signal handlers when the
+//! - `schedule_install`: asks the main thread to install the Python signal handlers when the
 //!   first `register` happens in another thread (`signal.signal` only works in the main thread).
 //!
 //! # Why the Python package does not use the core's exit hooks

@@ -50,8 +50,8 @@ extern "C" fn at_interpreter_exit() {
 /// not end the process (PID 1 of a PID namespace ignores signals whose action is the
 /// default), `_exit(128 + signum)`, the status a shell reports for "killed by signal".
 ///
-/// The same steps as the core's private `die_by_signal`; see the crate README of
-/// `safe-exit-py` for the core API that would replace this copy.
+/// The same steps as the core's private `die_by_signal`: a public function for it in the core
+/// (e.g. `safe_exit::terminate_by_signal(sig) -> !`) would replace this copy.
 #[cfg(unix)]
 fn end_by_signal(signum: i32) {
     // SAFETY: we run on the thread finishing `Py_FinalizeEx`, in ordinary (not signal)

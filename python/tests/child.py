@@ -1,0 +1,272 @@
+"""Child programs for the pytest suite: ``python child.py SCENARIO [ARGS...]``.
+
+Each scenario uses ``safe_exit`` the way a program would, says ``ready`` on stdout (flushed)
+when the test may act, and prints what its registered functions do *without* flushing, so a
+test also shows that their output survives a signal while stdout is a pipe.
+"""
+
+import os
+import sys
+import threading
+import time
+
+# A SIGQUIT that takes its default action must not leave core files behind.
+try:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+except (ImportError, ValueError, OSError):
+    pass
+
+import safe_exit
+
+
+def ready(word="ready"):
+    print(word, flush=True)
+
+
+def block(mode):
+    """Blocks the main thread the way the test asked, until a signal ends it."""
+    if mode == "sleep":
+        time.sleep(60)
+    elif mode == "input":
+        input()  # stdin is a pipe the test keeps open
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    print("not reached: the block ended without a signal")
+
+
+def cleanup():
+    print("cleanup ran", safe_exit.exit_signal())
+
+
+def scenario_wait(mode):
+    """Registers one function and blocks."""
+    safe_exit.register(cleanup)
+    ready()
+    block(mode)
+
+
+def scenario_config0(mode):
+    """config(ConfigFlag(0)): only SIGINT and SIGTERM run the functions."""
+    safe_exit.config(safe_exit.ConfigFlag(0))
+    safe_exit.register(cleanup)
+    ready()
+    block(mode)
+
+
+def scenario_reconfig():
+    """register() installs DEFAULT_CONFIG; a later config(ConfigFlag(0)) gives SIGQUIT and
+    SIGHUP back their default actions."""
+    safe_exit.register(cleanup)
+    safe_exit.config(safe_exit.ConfigFlag(0))
+    ready()
+    block("sleep")
+
+
+def scenario_normal():
+    safe_exit.register(cleanup)
+    print("main done")
+
+
+def scenario_sys_exit(code):
+    safe_exit.register(cleanup)
+    sys.exit(int(code))
+
+
+def scenario_uncaught():
+    safe_exit.register(cleanup)
+    raise RuntimeError("boom")
+
+
+def scenario_unwind():
+    """After a signal, `finally:` and `with` exits in the main thread run before the
+    registered functions."""
+
+    class Resource:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, exc_type, exc, tb):
+            print("with exit", exc_type.__name__ if exc_type else None)
+            return False
+
+    safe_exit.register(cleanup)
+    with Resource():
+        try:
+            ready()
+            block("sleep")
+        finally:
+            print("finally ran")
+
+
+def scenario_raising():
+    """A function that raises is logged to logger `safe_exit`; the others still run."""
+    import logging
+
+    logging.basicConfig(stream=sys.stderr, format="%(name)s|%(levelname)s|%(message)s")
+
+    def first():
+        print("first ran")
+
+    def bad():
+        print("bad ran")
+        return 1 / 0
+
+    def last():
+        print("last ran")
+
+    safe_exit.register(first)
+    safe_exit.register(bad)
+    safe_exit.register(last)
+    ready()
+    block("sleep")
+
+
+def scenario_second():
+    """The registered function announces itself, then waits for a line on stdin: the test
+    sends more signals meanwhile, then the line."""
+
+    def slow_cleanup():
+        print("cleanup start", safe_exit.exit_signal(), flush=True)
+        line = sys.stdin.readline()
+        print("cleanup got", line.strip())
+        print("cleanup end", safe_exit.exit_signal())
+
+    safe_exit.register(slow_cleanup)
+    ready()
+    block("sleep")
+
+
+def scenario_threads():
+    """Functions registered from other threads run too (after the main thread registered)."""
+    safe_exit.register(lambda: print("main function ran"))
+
+    def worker():
+        safe_exit.register(lambda a, b=None: print("thread function ran", a, b), "x", b="y")
+
+    def unregistering_worker():
+        f = safe_exit.register(lambda: print("unregistered function ran"))
+        safe_exit.unregister(f)
+
+    threads = [threading.Thread(target=w) for w in (worker, unregistering_worker)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ready()
+    block("sleep")
+
+
+def scenario_thread_first():
+    """The first register() happens in another thread: the main thread installs the
+    handlers as soon as it runs Python code again."""
+    t = threading.Thread(target=lambda: safe_exit.register(lambda: print("thread function ran")))
+    t.start()
+    t.join()
+    ready()
+    block("sleep")
+
+
+def scenario_api():
+    """register returns func (decorator), passes arguments; unregister removes every
+    registration. Ends normally."""
+
+    @safe_exit.register
+    def decorated():
+        print("decorated ran")
+
+    print("decorated is the function:", callable(decorated) and decorated.__name__ == "decorated")
+
+    def with_args(*args, **kwargs):
+        print("with_args ran", args, sorted(kwargs.items()))
+
+    def removed(*args):
+        print("removed ran", args)
+
+    safe_exit.register(with_args, 1, 2, key="value")
+    safe_exit.register(removed)
+    safe_exit.register(removed, "again")
+    safe_exit.register(removed)
+    print("register returned:", safe_exit.register(removed) is removed)
+    safe_exit.unregister(removed)
+    print("main done")
+
+
+def scenario_echo():
+    """Answers each line on stdin, to show the process is alive after a signal that must
+    not reach it."""
+    safe_exit.register(cleanup)
+    ready()
+    while True:
+        line = input()
+        print("pong", line, flush=True)
+
+
+def scenario_chain():
+    """A Python handler installed before safe_exit is called first."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: print("previous handler", signum, flush=True))
+    safe_exit.register(cleanup)
+    ready()
+    block("sleep")
+
+
+def scenario_swallow():
+    """Code that swallows SignalExit carries on; the next signal stops it, and the process
+    still ends by a signal after running the functions once."""
+    safe_exit.register(cleanup)
+    try:
+        ready()
+        block("sleep")
+    except BaseException as e:  # what a careless `except:` does
+        print("swallowed", type(e).__name__, flush=True)
+    ready("ready again")
+    block("sleep")
+
+
+def scenario_fork():
+    """A child forked without exec runs none of its parent's functions, and a signal ends it."""
+    safe_exit.register(cleanup)
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        ready(f"forked child ready {os.getpid()}")
+        time.sleep(60)
+        os._exit(99)  # not reached: the test ends it with a signal
+    _, status = os.waitpid(pid, 0)
+    print("forked child ended", os.waitstatus_to_exitcode(status), flush=True)
+    ready()
+    block("sleep")
+
+
+def scenario_no_psutil():
+    """safe_kill works without psutil, and nothing imports it."""
+    import subprocess
+
+    safe_exit.register(cleanup)
+    target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    print("outcome", safe_exit.safe_kill(target.pid, timeout_secs=10))
+    target.wait()
+    print("psutil imported:", "psutil" in sys.modules)
+
+
+def scenario_target(behaviour):
+    """A process for safe_kill to end: `default` (SIGTERM's default action), `ignore`
+    (ignores SIGTERM), `cleanup` (registers a function with safe_exit)."""
+    import signal
+
+    if behaviour == "ignore":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    elif behaviour == "cleanup":
+        safe_exit.register(cleanup)
+    ready()
+    time.sleep(60)
+
+
+PREFIX = "scenario_"
+SCENARIOS = {name[len(PREFIX) :]: f for name, f in dict(globals()).items() if name.startswith(PREFIX)}
+
+if __name__ == "__main__":
+    SCENARIOS[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,108 @@
+"""Issue points 1, 2 and 4: termination signals, config(ConfigFlag(0)), unwinding."""
+
+import os
+import signal
+
+import pytest
+
+TERMINATION = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP]
+
+
+@pytest.mark.parametrize("mode", ["sleep", "input"])
+@pytest.mark.parametrize("signum", TERMINATION, ids=lambda s: signal.Signals(s).name)
+def test_signal_runs_function_once_and_ends_by_that_signal(spawn, signum, mode):
+    child = spawn("wait", mode)
+    child.wait_for("ready")
+    child.signal(signum)
+    rc = child.finish()
+    # The function's print was not flushed by it: its output survived the pipe.
+    assert child.stdout.count("cleanup ran") == 1, child.report()
+    assert f"cleanup ran {int(signum)}" in child.stdout, child.report()
+    assert "not reached" not in child.stdout, child.report()
+    assert rc == -signum, child.report()
+    assert child.stderr == "", child.report()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGQUIT, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
+def test_config_0_leaves_sigquit_and_sighup_to_their_default_action(spawn, signum):
+    child = spawn("config0", "sleep")
+    child.wait_for("ready")
+    child.signal(signum)
+    rc = child.finish()
+    assert rc == -signum, child.report()
+    assert "cleanup ran" not in child.stdout, child.report()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
+def test_config_0_still_handles_sigint_and_sigterm(spawn, signum):
+    child = spawn("config0", "sleep")
+    child.wait_for("ready")
+    child.signal(signum)
+    rc = child.finish()
+    assert rc == -signum, child.report()
+    assert child.stdout.count("cleanup ran") == 1, child.report()
+
+
+def test_config_after_register_gives_dropped_signals_back_their_default(spawn):
+    child = spawn("reconfig")
+    child.wait_for("ready")
+    child.signal(signal.SIGHUP)
+    rc = child.finish()
+    assert rc == -signal.SIGHUP, child.report()
+    assert "cleanup ran" not in child.stdout, child.report()
+
+
+def test_main_thread_unwinds_before_the_functions_run(spawn):
+    child = spawn("unwind")
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert rc == -signal.SIGTERM, child.report()
+    lines = child.stdout.splitlines()
+    assert lines == ["ready", "finally ran", "with exit SignalExit", "cleanup ran 15"], child.report()
+
+
+def test_signal_ignored_at_start_stays_ignored(spawn):
+    # SIGHUP ignored before the interpreter starts, as `nohup` leaves it.
+    child = spawn("echo", wrapper=["nohup"])
+    child.wait_for("ready")
+    child.signal(signal.SIGHUP)
+    child.send("ping\n")
+    assert child.wait_for("pong") == "pong ping"
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert rc == -signal.SIGTERM, child.report()
+    assert child.stdout.count("cleanup ran 15") == 1, child.report()
+
+
+def test_python_handler_installed_earlier_is_chained(spawn):
+    child = spawn("chain")
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert rc == -signal.SIGTERM, child.report()
+    assert child.stdout.splitlines()[1:] == ["previous handler 15", "cleanup ran 15"], child.report()
+
+
+def test_swallowed_signal_exit_can_be_followed_by_another_signal(spawn):
+    child = spawn("swallow")
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    assert child.wait_for("swallowed") == "swallowed SignalExit"
+    child.wait_for("ready again")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert rc == -signal.SIGTERM, child.report()
+    assert child.stdout.count("cleanup ran") == 1, child.report()
+
+
+def test_forked_child_runs_none_of_the_parents_functions(spawn):
+    child = spawn("fork")
+    grandchild = int(child.wait_for("forked child ready").split()[-1])
+    os.kill(grandchild, signal.SIGTERM)
+    assert child.wait_for("forked child ended") == "forked child ended -15"
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert rc == -signal.SIGTERM, child.report()
+    assert child.stdout.count("cleanup ran") == 1, child.report()
