@@ -137,7 +137,7 @@ pub(super) fn send_ctrl_event(pid: u32, event: u32) -> io::Result<()> {
 
     // SAFETY: `probe` is an `extern "system"` handler that lives for the whole program.
     unsafe { SetConsoleCtrlHandler(Some(probe), TRUE) };
-    let sent = visit(pid, event, home.had_console);
+    let sent = visit(pid, event);
     home.restore();
     // SAFETY: as above; removing a handler that is not registered fails harmlessly.
     let reset = unsafe { SetConsoleCtrlHandler(Some(probe), FALSE) } == 0;
@@ -162,11 +162,11 @@ pub(super) fn send_ctrl_event(pid: u32, event: u32) -> io::Result<()> {
 
 /// Attaches to `pid`'s console, generates the event there, waits for our own copy, and
 /// detaches. The caller has no console when this returns.
-fn visit(pid: u32, event: u32, had_console: bool) -> io::Result<()> {
-    if had_console {
-        // SAFETY: FreeConsole has no preconditions.
-        unsafe { FreeConsole() };
-    }
+fn visit(pid: u32, event: u32) -> io::Result<()> {
+    // Also when `GetConsoleProcessList` saw no console: Wine gives a process started without
+    // a terminal a console that it does not list, and AttachConsole fails while attached.
+    // SAFETY: FreeConsole has no preconditions; it fails harmlessly without a console.
+    unsafe { FreeConsole() };
     {
         let mut s = lock(&SWALLOW);
         s.away = true;
@@ -186,7 +186,9 @@ fn visit(pid: u32, event: u32, had_console: bool) -> io::Result<()> {
             Some(ERROR_INVALID_PARAMETER | ERROR_GEN_FAILURE) => {
                 io::Error::new(io::ErrorKind::NotFound, "the process has exited")
             }
-            _ => io::Error::new(e.kind(), format!("AttachConsole: {e}")),
+            // Not "permission denied" for safe_kill: that would say the target is another
+            // user's.
+            _ => io::Error::other(format!("AttachConsole: {e}")),
         });
     }
     // SAFETY: `guard` is an `extern "system"` handler that lives for the whole program.

@@ -22,6 +22,7 @@
 
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use windows_sys::core::BOOL;
@@ -30,9 +31,9 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, CTRL_C_EVENT};
 use windows_sys::Win32::System::Threading::{
-    CreateEventW, OpenProcess, SetEvent, TerminateProcess, WaitForMultipleObjects,
-    WaitForSingleObject, INFINITE, PROCESS_ACCESS_RIGHTS, PROCESS_QUERY_LIMITED_INFORMATION,
-    PROCESS_SYNCHRONIZE, PROCESS_TERMINATE,
+    OpenProcess, TerminateProcess, WaitForMultipleObjects, WaitForSingleObject, INFINITE,
+    PROCESS_ACCESS_RIGHTS, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SYNCHRONIZE,
+    PROCESS_TERMINATE,
 };
 use windows_sys::Win32::UI::WindowsAndMessaging::{
     EnumWindows, GetWindow, GetWindowThreadProcessId, IsWindowVisible, PostMessageW, GW_OWNER,
@@ -262,8 +263,8 @@ const MAX_WAIT: usize = 64;
 /// Waits until at least one of `targets` has exited, or `deadline`.
 ///
 /// Up to 64 handles: one `WaitForMultipleObjects`. More: a thread per 63 handles, each
-/// waiting on its share plus one shared event, which the first to return sets to release
-/// the others.
+/// waiting on its share plus the handle of one "release" thread; the first waiter to return
+/// ends the release thread, whose handle then wakes all the others.
 pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()> {
     // Handles as integers, to hand them to threads; the targets outlive the call.
     let handles: Vec<usize> = targets
@@ -278,34 +279,37 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()>
     if handles.len() <= MAX_WAIT {
         return wait_some(&handles, deadline);
     }
-    // SAFETY: a new unnamed manual-reset event, initially unset; null on failure.
-    let event = unsafe { CreateEventW(std::ptr::null(), TRUE, FALSE, std::ptr::null()) };
-    if event.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the event handle was just created and nothing else owns it.
-    let event = unsafe { OwnedHandle::from_raw_handle(event) };
-    let release = raw(&event) as usize;
+    let (done, release_when) = mpsc::channel::<()>();
+    // Ends on the first message, or when every waiter has gone.
+    let release = std::thread::Builder::new()
+        .name("safe-exit-wait".into())
+        .spawn(move || {
+            let _ = release_when.recv();
+        })?;
+    let release_handle = release.as_raw_handle() as usize;
     std::thread::scope(|scope| {
         let waiters: Vec<_> = handles
             .chunks(MAX_WAIT - 1)
             .map(|chunk| {
                 let mut set = chunk.to_vec();
-                set.push(release);
+                set.push(release_handle);
+                let done = done.clone();
                 scope.spawn(move || {
                     let r = wait_some(&set, deadline);
-                    // SAFETY: the event lives until the scope ends.
-                    unsafe { SetEvent(release as HANDLE) };
+                    let _ = done.send(());
                     r
                 })
             })
             .collect();
+        drop(done);
         waiters
             .into_iter()
             .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect::<io::Result<Vec<()>>>()
-            .map(drop)
-    })
+    })?;
+    // Only now: its handle had to stay open while the waiters waited on it.
+    let _ = release.join();
+    Ok(())
 }
 
 /// One `WaitForMultipleObjects` over at most 64 handles, until one is signalled or
@@ -352,15 +356,21 @@ mod tests {
 
     use super::*;
 
-    fn event(set: bool) -> OwnedHandle {
-        // SAFETY: a new unnamed manual-reset event.
-        let h = unsafe { CreateEventW(std::ptr::null(), TRUE, set.into(), std::ptr::null()) };
-        assert!(!h.is_null(), "{}", io::Error::last_os_error());
-        // SAFETY: just created, owned by nothing else.
-        unsafe { OwnedHandle::from_raw_handle(h) }
+    /// A waitable handle that becomes signalled when the sender is used or dropped: the
+    /// handle of a thread that waits for it.
+    fn waitable() -> (mpsc::Sender<()>, OwnedHandle) {
+        use std::os::windows::io::IntoRawHandle;
+        let (tx, rx) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let _ = rx.recv();
+        });
+        // SAFETY: the thread's handle, now owned by nothing else.
+        (tx, unsafe {
+            OwnedHandle::from_raw_handle(thread.into_raw_handle())
+        })
     }
 
-    /// A target over any waitable handle (an event stands in for a process).
+    /// A target over any waitable handle (a thread stands in for a process).
     fn target(h: OwnedHandle) -> Target {
         Target {
             pid: Pid::new(1).unwrap(),
@@ -382,7 +392,12 @@ mod tests {
 
     #[test]
     fn wait_any_over_more_than_64_handles() {
-        let events: Vec<Target> = (0..150).map(|_| target(event(false))).collect();
+        let (mut triggers, events): (Vec<_>, Vec<Target>) = (0..150)
+            .map(|_| {
+                let (tx, h) = waitable();
+                (Some(tx), target(h))
+            })
+            .unzip();
         let refs: Vec<&Target> = events.iter().collect();
 
         // Nothing signalled: the wait lasts until the deadline.
@@ -391,17 +406,20 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(50));
 
         // One signalled in the last chunk: the wait ends at once, long before the deadline.
-        // SAFETY: a valid event handle.
-        unsafe { SetEvent(raw(events[140].handle.as_ref().unwrap())) };
+        drop(triggers[140].take());
         let start = Instant::now();
         wait_any(&refs, start + Duration::from_secs(30)).unwrap();
         assert!(start.elapsed() < Duration::from_secs(20));
         assert!(events[140].has_exited().unwrap() && !events[0].has_exited().unwrap());
+        drop(triggers);
     }
 
     #[test]
     fn wait_any_over_few_handles() {
-        let events = [target(event(false)), target(event(true))];
+        let (_keep, first) = waitable();
+        let (fire, second) = waitable();
+        drop(fire);
+        let events = [target(first), target(second)];
         let start = Instant::now();
         wait_any(&[&events[0], &events[1]], start + Duration::from_secs(30)).unwrap();
         assert!(start.elapsed() < Duration::from_secs(20));
