@@ -38,7 +38,9 @@ Limitations
   ``SignalExit`` and goes on for a while.
 - ``os._exit``, SIGKILL and crashes cannot run anything.
 - A child created by ``os.fork`` starts with no registered functions (its parent's cleanup is
-  the parent's); signals still end it, by the same signal.
+  the parent's) and with the signal handlers that were in place before safe_exit's, so a
+  signal does there what it did before (a terminated multiprocessing worker reports
+  -SIGTERM), until the child calls ``register`` or ``config`` itself.
 - Signal handling needs the main thread: if the first ``register`` happens in another thread,
   the handlers are installed when the main thread next runs Python code.
 - SIGINT raises ``SignalExit``, not ``KeyboardInterrupt`` (the original replaced Python's
@@ -137,6 +139,9 @@ _wanted_bits = None  # the ConfigFlag value asked for by config()/register(), or
 _installed_bits = None
 _previous: dict = {}
 _set_up = False  # native module armed, atexit and at-fork functions registered
+# The process whose ending the handlers serve: the last one to call register/config (a child
+# forked without exec becomes the owner when it calls them itself).
+_owner_pid = 0
 
 
 def config(flag=None):
@@ -254,6 +259,8 @@ def _flag_bits(flag):
 
 
 def _ensure_installed():
+    global _owner_pid
+    _owner_pid = _os.getpid()
     _set_up_once()
     try:
         _install_in_main_thread()
@@ -276,7 +283,11 @@ def _set_up_once():
         _native.arm()
         _atexit.register(_run_exit_functions)
         if hasattr(_os, "register_at_fork"):
-            _os.register_at_fork(after_in_child=_after_fork_in_child)
+            _os.register_at_fork(
+                before=_before_fork,
+                after_in_parent=_after_fork_in_parent,
+                after_in_child=_after_fork_in_child,
+            )
         _set_up = True
 
 
@@ -306,8 +317,12 @@ def _install_in_main_thread():
             continue  # ignored when we came to it (nohup, background jobs): stays ignored
         if current is None:
             continue  # a handler installed outside Python: left alone, Python cannot chain it
-        sig.signal(signum, _on_signal)
-        _previous[signum] = current
+        _previous[signum] = current  # first: our handler may run as soon as it is in place
+        try:
+            sig.signal(signum, _on_signal)
+        except BaseException:
+            del _previous[signum]
+            raise
     _installed_bits = bits
 
 
@@ -340,6 +355,10 @@ def _signal_module():
 def _on_signal(signum, frame):
     """The Python-level handler: runs in the main thread between two bytecodes."""
     global _state, _exit_signal
+    if _os.getpid() != _owner_pid:
+        # A child forked without exec whose handlers could not be put back (see
+        # `_after_fork_in_child`): the signal does what it did before safe_exit.
+        return _act_as_before(signum, frame)
     with _lock:
         if _state >= _RUNNING:
             return  # the functions are running or ran: exactly once, never cut short
@@ -351,6 +370,18 @@ def _on_signal(signum, frame):
     if callable(previous) and previous is not _signal_module().default_int_handler:
         previous(signum, frame)
     raise SignalExit(signum)
+
+
+def _act_as_before(signum, frame):
+    previous = _previous.get(signum)
+    if callable(previous):  # a Python handler, or SIGINT's default_int_handler
+        return previous(signum, frame)
+    # The default action (also for a handler installed outside Python, which we cannot call):
+    # restore it and send the signal again, which ends the process here.
+    sig = _signal_module()
+    sig.signal(signum, sig.SIG_DFL)
+    _os.kill(_os.getpid(), signum)
+    return None
 
 
 def _run_exit_functions():
@@ -401,9 +432,37 @@ def _flush_std_streams():
             pass
 
 
+# Around `os.fork`, the forking thread blocks the signals we handle: a signal sent to the new
+# child before it has put the handlers found before ours back would otherwise reach our
+# Python handler there, and CPython drops the Python-level signals pending in a new child.
+# Blocked, it waits in the kernel and takes its usual action once unblocked.
+_fork_mask = None
+
+
+def _before_fork():
+    global _fork_mask
+    sig = _signal_module()
+    if _previous and hasattr(sig, "pthread_sigmask"):
+        _fork_mask = sig.pthread_sigmask(sig.SIG_BLOCK, list(_previous))
+
+
+def _restore_fork_mask():
+    global _fork_mask
+    mask, _fork_mask = _fork_mask, None
+    if mask is not None:
+        sig = _signal_module()
+        sig.pthread_sigmask(sig.SIG_SETMASK, mask)
+
+
+def _after_fork_in_parent():
+    _restore_fork_mask()
+
+
 def _after_fork_in_child():
-    """A child forked without exec starts with no functions and no ending in progress."""
-    global _lock, _state, _exit_signal
+    """A child forked without exec starts with no functions, no ending in progress, and the
+    signal handlers that were in place before ours, until it calls `register` or `config`
+    itself (its parent's ending is none of its business)."""
+    global _lock, _state, _exit_signal, _installed_bits
     _lock = _thread.RLock()
     del _functions[:]
     _state = _IDLE
@@ -411,3 +470,12 @@ def _after_fork_in_child():
     native = _sys.modules.get(__name__ + "._native")
     if native is not None:
         native.set_exit_signal(0)
+    try:
+        sig = _signal_module()
+        for signum, previous in list(_previous.items()):
+            if sig.getsignal(signum) is _on_signal:
+                sig.signal(signum, sig.SIG_DFL if previous is None else previous)
+            del _previous[signum]
+        _installed_bits = None
+    finally:
+        _restore_fork_mask()

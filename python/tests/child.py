@@ -227,18 +227,35 @@ def scenario_swallow():
 
 
 def scenario_fork():
-    """A child forked without exec runs none of its parent's functions, and a signal ends it."""
+    """A child forked without exec runs none of its parent's functions, and a signal takes
+    its usual (here default) action there."""
     safe_exit.register(cleanup)
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        ready(f"forked child ready {os.getpid()}")
-        time.sleep(60)
-        os._exit(99)  # not reached: the test ends it with a signal
+        try:
+            ready(f"forked child ready {os.getpid()}")
+            time.sleep(60)
+        finally:
+            print("forked child unwound", flush=True)  # not reached: SIGTERM's default action
+        os._exit(99)
     _, status = os.waitpid(pid, 0)
     print("forked child ended", os.waitstatus_to_exitcode(status), flush=True)
     ready()
     block("sleep")
+
+
+def scenario_mp_worker():
+    """A multiprocessing worker (fork) of a process that registered functions still reports
+    -SIGTERM when terminated."""
+    import multiprocessing
+
+    safe_exit.register(cleanup)
+    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    worker.start()
+    worker.terminate()
+    worker.join(20)
+    print("worker exitcode", worker.exitcode)
 
 
 def scenario_no_psutil():

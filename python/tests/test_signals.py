@@ -101,8 +101,16 @@ def test_forked_child_runs_none_of_the_parents_functions(spawn):
     grandchild = int(child.wait_for("forked child ready").split()[-1])
     os.kill(grandchild, signal.SIGTERM)
     assert child.wait_for("forked child ended") == "forked child ended -15"
+    assert "forked child unwound" not in child.stdout, child.report()
     child.wait_for("ready")
     child.signal(signal.SIGTERM)
     rc = child.finish()
     assert rc == -signal.SIGTERM, child.report()
     assert child.stdout.count("cleanup ran") == 1, child.report()
+
+
+def test_multiprocessing_worker_terminated_reports_sigterm(spawn):
+    child = spawn("mp_worker")
+    rc = child.finish()
+    assert rc == 0, child.report()
+    assert child.stdout.splitlines() == ["worker exitcode -15", "cleanup ran None"], child.report()
