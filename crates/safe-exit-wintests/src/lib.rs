@@ -285,11 +285,7 @@ pub fn send_console_event(pid: u32, event: ConsoleEvent) -> bool {
         ConsoleEvent::CtrlBreak => "break",
     };
     let pid = pid.to_string();
-    let sender = Child::spawn(
-        &sibling_program("ctrl_send"),
-        &[&pid, which],
-        DETACHED_PROCESS,
-    );
+    let sender = Child::spawn(&program("ctrl_send"), &[&pid, which], DETACHED_PROCESS);
     let sender = sender.finish();
     match sender.code {
         0 => true,
@@ -298,10 +294,11 @@ pub fn send_console_event(pid: u32, event: ConsoleEvent) -> bool {
     }
 }
 
-/// The path of this crate's program `name`, found beside the running test executable
-/// (`CARGO_BIN_EXE_*` exists only in the integration tests themselves): tests run from
-/// `target/.../deps/`, the programs are one level up.
-fn sibling_program(name: &str) -> String {
+/// The path of the program `name` of this workspace, found beside the running test
+/// executable (`CARGO_BIN_EXE_*` exists only for this crate's programs, and only in the
+/// integration tests themselves): tests run from `target/.../deps/`, the programs are one
+/// level up. Panics if it has not been built.
+pub fn program(name: &str) -> String {
     let exe = std::env::current_exe().expect("the test's own path");
     let file = format!("{name}.exe");
     exe.ancestors()
@@ -309,7 +306,13 @@ fn sibling_program(name: &str) -> String {
         .take(2)
         .map(|dir| dir.join(&file))
         .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{file} not found near {}", exe.display()))
+        .unwrap_or_else(|| {
+            panic!(
+                "{file} not found near {}: build it for this target first \
+                 (scripts/test-windows does)",
+                exe.display()
+            )
+        })
         .to_string_lossy()
         .into_owned()
 }
