@@ -142,6 +142,7 @@ _set_up = False  # native module armed, atexit and at-fork functions registered
 # The process whose ending the handlers serve: the last one to call register/config (a child
 # forked without exec becomes the owner when it calls them itself).
 _owner_pid = 0
+_install_scheduled = False  # a pending call will run `_install_in_main_thread` in the main thread
 
 
 def config(flag=None):
@@ -265,10 +266,21 @@ def _ensure_installed():
     try:
         _install_in_main_thread()
     except ValueError:
-        # `signal.signal` only works in the main thread: ask the main thread to do it.
+        # `signal.signal` only works in the main thread: ask the main thread to do it (once:
+        # CPython's queue of pending calls is short).
+        global _install_scheduled
+        with _lock:
+            if _install_scheduled:
+                return
+            _install_scheduled = True
         from . import _native
 
-        _native.schedule_install()
+        try:
+            _native.schedule_install()
+        except BaseException:
+            with _lock:
+                _install_scheduled = False
+            raise
 
 
 def _set_up_once():
@@ -295,9 +307,11 @@ def _install_in_main_thread():
     """Make the installed handlers follow `_wanted_bits`. Main thread only (`signal.signal`
     raises ValueError elsewhere, before changing anything). Also the native module's pending
     call, when the first `register` came from another thread."""
-    global _installed_bits
+    global _installed_bits, _install_scheduled
     with _lock:
         bits = _wanted_bits
+        if _in_main_thread():
+            _install_scheduled = False  # whatever was asked for, this call does it
     if bits is None or bits == _installed_bits:
         return
     if not _in_main_thread():

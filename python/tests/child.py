@@ -161,7 +161,15 @@ def scenario_threads():
 def scenario_thread_first():
     """The first register() happens in another thread: the main thread installs the
     handlers as soon as it runs Python code again."""
-    t = threading.Thread(target=lambda: safe_exit.register(lambda: print("thread function ran")))
+
+    def worker():
+        # Many registrations before the main thread runs again: the handlers are still
+        # installed once.
+        safe_exit.register(print, "thread function ran", 0)
+        for _ in range(99):
+            safe_exit.register(int)
+
+    t = threading.Thread(target=worker)
     t.start()
     t.join()
     ready()

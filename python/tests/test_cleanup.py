@@ -60,7 +60,8 @@ def test_first_register_in_a_thread_still_handles_signals(spawn):
     child.signal(signal.SIGTERM)
     rc = child.finish()
     assert rc == -signal.SIGTERM, child.report()
-    assert child.stdout.count("thread function ran") == 1, child.report()
+    assert child.stdout.count("thread function ran 0") == 1, child.report()
+    assert child.stderr == "", child.report()
 
 
 def test_register_returns_func_passes_arguments_and_unregister_removes_all(spawn):
