@@ -1,7 +1,10 @@
 """Issue points 1, 2 and 4: termination signals, config(ConfigFlag(0)), unwinding."""
 
 import os
+import shutil
 import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +117,30 @@ def test_multiprocessing_worker_terminated_reports_sigterm(spawn):
     rc = child.finish()
     assert rc == 0, child.report()
     assert child.stdout.splitlines() == ["worker exitcode -15", "cleanup ran None"], child.report()
+
+
+def _pid_namespaces_work() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        probe = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def test_as_pid_1_it_exits_with_128_plus_signal(spawn):
+    # PID 1 of a PID namespace ignores signals whose action is the default, so re-raising
+    # cannot end it: it must exit with the status a shell reports for the signal.
+    if not _pid_namespaces_work():
+        pytest.skip("PID namespaces are not available here (`unshare --pid --fork` fails)")
+    child = spawn("wait", "sleep", wrapper=["unshare", "--pid", "--fork"])
+    child.wait_for("ready")
+    children = Path(f"/proc/{child.pid}/task/{child.pid}/children")
+    if not children.exists():
+        pytest.skip("this kernel does not list children in /proc")
+    pid_1 = int(children.read_text().split()[0])  # the interpreter, PID 1 in its namespace
+    os.kill(pid_1, signal.SIGTERM)
+    rc = child.finish()  # unshare's status is its child's
+    assert rc == 128 + signal.SIGTERM, child.report()
+    assert child.stdout.count("cleanup ran 15") == 1, child.report()
