@@ -31,6 +31,7 @@ fn error_code(e: &KillError) -> &'static str {
         KillError::PermissionDenied { .. } => "permission-denied",
         KillError::SurvivedKill { .. } => "survived-kill",
         KillError::Unsupported { .. } => "unsupported",
+        KillError::CannotAsk { .. } => "cannot-ask",
         KillError::Io(_) => "io",
         _ => "other",
     }

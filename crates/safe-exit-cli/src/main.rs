@@ -26,6 +26,10 @@ nothing. Pid 0, pids that would be negative as a pid_t (such as 4294967295 = -1)
 safe-kill's own pid are refused. On Linux each process is pinned with a pidfd, so a
 recycled pid is never signalled; its exit is reported by the kernel, not polled.
 
+On Windows, TERM posts WM_CLOSE to the process's windows (or sends Ctrl-C to its console
+if it has none), INT sends Ctrl-C, BREAK Ctrl-Break, and the deadline ends in
+TerminateProcess; --group is not supported there.
+
 Exit status:
   0  every process ended (exited, killed, or was not running)
   1  some process is still running (only with --no-force)

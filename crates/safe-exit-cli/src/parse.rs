@@ -40,9 +40,10 @@ const SIGNALS: &[(&str, i32)] = &[
     ("PWR", libc::SIGPWR),
 ];
 
-/// Where there are no unix signals, the names the library understands.
+/// Where there are no unix signals, the names the library understands (on Windows: TERM asks
+/// with WM_CLOSE or Ctrl-C, INT with Ctrl-C, BREAK with Ctrl-Break, KILL terminates).
 #[cfg(not(unix))]
-const SIGNALS: &[(&str, i32)] = &[("INT", 2), ("KILL", 9), ("TERM", 15)];
+const SIGNALS: &[(&str, i32)] = &[("INT", 2), ("KILL", 9), ("TERM", 15), ("BREAK", 21)];
 
 /// The signal's name with `SIG`, or its number.
 pub(crate) fn signal_name(sig: i32) -> String {

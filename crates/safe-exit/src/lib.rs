@@ -1,7 +1,8 @@
 //! Make processes end safely.
 //!
 //! - **Exit hooks** that run exactly once however the process ends: returning from `main`,
-//!   [`std::process::exit`], SIGINT, SIGTERM, SIGQUIT or SIGHUP.
+//!   [`std::process::exit`], SIGINT, SIGTERM, SIGQUIT or SIGHUP; on Windows Ctrl-C,
+//!   Ctrl-Break and the console close, logoff and shutdown events.
 //! - **[`safe_kill`]**: ask another process to end, wait for it up to a deadline, force it,
 //!   and report what happened.
 //!
@@ -129,9 +130,31 @@
 //!
 //! # Portability
 //!
-//! Linux and macOS (and other unix systems) share one implementation. Other platforms compile;
-//! there [`config`] and [`try_register`] return [`Error::Install`], and hooks registered with
-//! [`register`] run only at normal exit.
+//! - **Linux, macOS and the other unix systems** share one implementation (above). safe_kill
+//!   waits on pidfds on Linux and kqueue on macOS and the BSDs.
+//! - **Windows**: a console control handler takes Ctrl-C (reported as `Signal(2)`),
+//!   Ctrl-Break (`Signal(21)`, SIGBREAK, with [`ConfigFlag::SIGBREAK`]) and the close, logoff
+//!   and shutdown events ([`ExitReason::ConsoleEvent`], by [`ConfigFlag`]). Windows runs the
+//!   handler on a thread of its own, and the hooks run right there. After a handled event the
+//!   process ends with `STATUS_CONTROL_C_EXIT` (0xC000013A), as Windows' own default handler
+//!   would; a parent sees that status. Caveats:
+//!   - For close, logoff and shutdown Windows gives the process a fixed time (about 5 s for a
+//!     closing console window, 5–20 s at logoff and shutdown) and then ends it whatever it is
+//!     doing: keep such hooks short. The handler keeps its thread until the hooks are done,
+//!     so they are not cut short earlier.
+//!   - Logoff and shutdown events reach only processes without windows (services, console
+//!     programs that never loaded `user32`).
+//!   - `std::process::exit` on Windows calls `ExitProcess` directly and skips the C runtime's
+//!     exit handlers, so the hooks run when `main` returns but **not** on
+//!     `std::process::exit`; return an `ExitCode` from `main`, or call
+//!     [`request_shutdown`] with the code.
+//!   - SIGTERM exists on Windows only for a process that raises it itself: no other process
+//!     can send it.
+//!   - [`ConfigFlag::AUTO_CREATE_CONSOLE`] and safe_kill's visit to another process's console
+//!     change the process's console, which makes Windows forget console handlers registered
+//!     by other code with `SetConsoleCtrlHandler`; safe-exit registers its own again.
+//! - Other platforms compile; there [`config`] and [`try_register`] return
+//!   [`Error::Install`], and hooks registered with [`register`] never run.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
@@ -219,9 +242,9 @@ impl Handle {
 ///
 /// # Errors
 ///
-/// None are returned: if the signal handlers cannot be installed (a thread cannot be
-/// started, or the platform is unsupported), the problem is reported once on stderr and the
-/// hook still runs at normal exit. Use [`try_register`] to handle that case yourself.
+/// None are returned: if safe-exit cannot set itself up (a thread cannot be started, or the
+/// platform is unsupported), the problem is reported once on stderr, and the hooks cannot
+/// run. Use [`try_register`] to handle that case yourself.
 ///
 /// # Example
 ///
@@ -247,7 +270,7 @@ pub fn register_named<F: FnOnce() + Send + 'static>(
     if let Err(e) = config::install(DEFAULT_CONFIG, false) {
         static WARNED: Once = Once::new();
         WARNED.call_once(|| {
-            registry::report(&format!("{e}; exit hooks will run only at normal exit"));
+            registry::report(&format!("{e}; exit hooks cannot run"));
         });
     }
     handle
