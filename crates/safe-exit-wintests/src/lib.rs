@@ -5,10 +5,10 @@
 //! events and window messages, and is observed through its stdout lines and its exit code.
 //! Nothing here sleeps to synchronise: a child prints `ready` when it is set up, and every wait
 //! has a deadline (the watchdog), after which the test fails with everything the child printed
-//! so far. A child still running when its [`Child`] is dropped is terminated.
+//! so far. A child still running when its `Child` is dropped is terminated.
 //!
 //! What Wine cannot emulate (a Ctrl-Break event, a console window's close event) is tested on
-//! real Windows only; under Wine such a test calls [`skipped_under_wine`], which prints
+//! real Windows only; under Wine such a test calls `skipped_under_wine`, which prints
 //! `SKIPPED under Wine: ...` on the real stderr (never captured), and `scripts/test-windows`
 //! lists those lines at the end of the run: a skip is never a silent pass.
 //!
