@@ -102,22 +102,31 @@ impl std::fmt::Display for Finished {
 
 /// A [`Command`] for a child program, with stdin, stdout and stderr piped.
 pub fn command(path: &str) -> Command {
+    // A fresh process group so that a stray group signal from a broken child can never reach
+    // the test runner.
+    piped(path, || {
+        // SAFETY: setpgid is async-signal-safe.
+        unsafe { libc::setpgid(0, 0) };
+        Ok(())
+    })
+}
+
+/// `path` with piped stdio, no core files (SIGQUIT tests), and `isolate` run in the child
+/// before exec. `isolate` must be async-signal-safe.
+fn piped(path: &str, isolate: fn() -> std::io::Result<()>) -> Command {
     let mut cmd = Command::new(path);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // No core files from SIGQUIT tests, and a fresh process group so that a stray group signal
-    // from a broken child can never reach the test runner.
-    // SAFETY: only async-signal-safe calls (setrlimit, setpgid) between fork and exec.
+    // SAFETY: only async-signal-safe calls (setrlimit, and `isolate`) between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             let zero = libc::rlimit {
                 rlim_cur: 0,
                 rlim_max: 0,
             };
             libc::setrlimit(libc::RLIMIT_CORE, &zero);
-            libc::setpgid(0, 0);
-            Ok(())
+            isolate()
         });
     }
     cmd
@@ -414,25 +423,13 @@ pub fn wait_stopped(pid: i32) {
 /// A [`command`] whose process starts a new session (`setsid`) instead of a new process
 /// group: a broken `kill(0, ..)` in it reaches only its own session's processes.
 pub fn command_in_new_session(path: &str) -> Command {
-    let mut cmd = Command::new(path);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls (setrlimit, setsid) between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let zero = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &zero);
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
+    piped(path, || {
+        // SAFETY: setsid is async-signal-safe.
+        if unsafe { libc::setsid() } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    })
 }
 
 /// A command that runs `path args...` as PID 1 of a new PID namespace with its own `/proc`

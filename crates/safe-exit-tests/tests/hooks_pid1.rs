@@ -1,8 +1,6 @@
 //! As PID 1 of a PID namespace (a container's init), the process still ends after its hooks.
 
-use std::process::Command;
-
-use safe_exit_tests::{bin, command, Child};
+use safe_exit_tests::{bin, command_in_pid_namespace, Child};
 
 /// The pid (in our namespace) of the only child of `parent`.
 fn only_child_of(parent: i32) -> i32 {
@@ -19,22 +17,9 @@ fn only_child_of(parent: i32) -> i32 {
 
 #[test]
 fn pid_1_still_ends_after_its_hooks_with_128_plus_signal() {
-    let probe = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .output();
-    match probe {
-        Ok(out) if out.status.success() => {}
-        // CI runs as root, where this must work: never pass silently there.
-        other if std::env::var_os("CI").is_some() => {
-            panic!("cannot create a PID namespace: {other:?}")
-        }
-        other => {
-            eprintln!("skipped: cannot create a PID namespace here ({other:?})");
-            return;
-        }
-    }
-    let mut cmd = command("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", bin!("hooks"), "basic"]);
+    let Some(cmd) = command_in_pid_namespace(bin!("hooks"), &["basic"]) else {
+        return;
+    };
     let mut child = Child::from_command(cmd);
     child.ready();
     let init = only_child_of(child.pid());

@@ -14,7 +14,7 @@ fn safe_kill(args: &[&str]) -> (u32, Vec<String>, String) {
 
 #[test]
 fn ends_a_console_program_with_ctrl_c_and_reports_json() {
-    let mut target = Child::spawn(bin!("hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
+    let mut target = Child::spawn(bin!("win_hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
     target.ready();
     let pid = target.pid().to_string();
     let (code, out, err) = safe_kill(&["--json", &pid]);

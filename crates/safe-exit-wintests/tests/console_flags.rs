@@ -10,7 +10,7 @@ use safe_exit_wintests::{
 #[test]
 fn auto_create_console_allocates_a_hidden_console_that_receives_ctrl_c() {
     let mut child = Child::spawn(
-        bin!("hooks"),
+        bin!("win_hooks"),
         &["wait", "DEFAULT+AUTO_CREATE_CONSOLE"],
         DETACHED_PROCESS,
     );
@@ -28,7 +28,7 @@ fn auto_create_console_allocates_a_hidden_console_that_receives_ctrl_c() {
 
 #[test]
 fn without_auto_create_console_a_detached_process_stays_without_one() {
-    let mut child = Child::spawn(bin!("hooks"), &["return", "DEFAULT"], DETACHED_PROCESS);
+    let mut child = Child::spawn(bin!("win_hooks"), &["return", "DEFAULT"], DETACHED_PROCESS);
     let after = child.expect_line("after ");
     assert!(after.starts_with("after console=0 "), "{after}");
     child.finish().assert_code(7);
@@ -37,7 +37,7 @@ fn without_auto_create_console_a_detached_process_stays_without_one() {
 #[test]
 fn force_hide_console_hides_the_console_window() {
     let mut child = Child::spawn(
-        bin!("hooks"),
+        bin!("win_hooks"),
         &["return", "DEFAULT+FORCE_HIDE_CONSOLE"],
         CREATE_NEW_CONSOLE,
     );

@@ -18,7 +18,11 @@ fn closing_the_console_window_runs_a_slow_hook_to_completion() {
         );
         return;
     }
-    let mut child = Child::spawn(bin!("hooks"), &["wait-slow", "DEFAULT"], CREATE_NEW_CONSOLE);
+    let mut child = Child::spawn(
+        bin!("win_hooks"),
+        &["wait-slow", "DEFAULT"],
+        CREATE_NEW_CONSOLE,
+    );
     let line = child.expect_line("after ");
     child.ready();
     let window: usize = line

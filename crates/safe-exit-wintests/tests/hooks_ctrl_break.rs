@@ -10,7 +10,7 @@ use safe_exit_wintests::{
 
 #[test]
 fn ctrl_break_runs_the_hooks_once() {
-    let mut child = Child::spawn(bin!("hooks"), &["wait", "SIGBREAK"], CREATE_NEW_CONSOLE);
+    let mut child = Child::spawn(bin!("win_hooks"), &["wait", "SIGBREAK"], CREATE_NEW_CONSOLE);
     child.ready();
     let sent = send_console_event(child.pid(), ConsoleEvent::CtrlBreak);
     if is_wine() && !sent {
@@ -28,7 +28,7 @@ fn ctrl_break_runs_the_hooks_once() {
 
 #[test]
 fn ctrl_break_without_the_flag_takes_the_default_action_without_hooks() {
-    let mut child = Child::spawn(bin!("hooks"), &["wait", "EMPTY"], CREATE_NEW_CONSOLE);
+    let mut child = Child::spawn(bin!("win_hooks"), &["wait", "EMPTY"], CREATE_NEW_CONSOLE);
     child.ready();
     let sent = send_console_event(child.pid(), ConsoleEvent::CtrlBreak);
     if is_wine() && !sent {

@@ -8,7 +8,7 @@ use safe_exit_wintests::{
 
 #[test]
 fn ctrl_c_runs_the_hooks_once_and_ends_with_status_control_c_exit() {
-    let mut child = Child::spawn(bin!("hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
+    let mut child = Child::spawn(bin!("win_hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
     child.ready();
     assert!(send_console_event(child.pid(), ConsoleEvent::CtrlC));
     let done = child.finish();
@@ -18,7 +18,7 @@ fn ctrl_c_runs_the_hooks_once_and_ends_with_status_control_c_exit() {
 
 #[test]
 fn ctrl_c_is_handled_with_an_empty_configuration_too() {
-    let mut child = Child::spawn(bin!("hooks"), &["wait", "EMPTY"], CREATE_NEW_CONSOLE);
+    let mut child = Child::spawn(bin!("win_hooks"), &["wait", "EMPTY"], CREATE_NEW_CONSOLE);
     child.ready();
     assert!(send_console_event(child.pid(), ConsoleEvent::CtrlC));
     let done = child.finish();
@@ -28,7 +28,11 @@ fn ctrl_c_is_handled_with_an_empty_configuration_too() {
 
 #[test]
 fn a_slow_hook_runs_to_completion_before_the_process_ends() {
-    let mut child = Child::spawn(bin!("hooks"), &["wait-slow", "DEFAULT"], CREATE_NEW_CONSOLE);
+    let mut child = Child::spawn(
+        bin!("win_hooks"),
+        &["wait-slow", "DEFAULT"],
+        CREATE_NEW_CONSOLE,
+    );
     child.ready();
     assert!(send_console_event(child.pid(), ConsoleEvent::CtrlC));
     let done = child.finish();

@@ -7,7 +7,7 @@ use safe_exit_wintests::{bin, Child, CREATE_NEW_CONSOLE, DETACHED_PROCESS};
 #[test]
 fn returning_from_main_runs_the_hooks_once_and_keeps_the_exit_code() {
     for flags in [CREATE_NEW_CONSOLE, DETACHED_PROCESS] {
-        let done = Child::spawn(bin!("hooks"), &["return", "DEFAULT"], flags).finish();
+        let done = Child::spawn(bin!("win_hooks"), &["return", "DEFAULT"], flags).finish();
         done.assert_once("hook ran Some(Exit)");
         done.assert_code(7);
     }
@@ -15,7 +15,7 @@ fn returning_from_main_runs_the_hooks_once_and_keeps_the_exit_code() {
 
 #[test]
 fn request_shutdown_runs_the_hooks_and_ends_with_its_code() {
-    let done = Child::spawn(bin!("hooks"), &["request", "DEFAULT"], DETACHED_PROCESS).finish();
+    let done = Child::spawn(bin!("win_hooks"), &["request", "DEFAULT"], DETACHED_PROCESS).finish();
     done.assert_once("hook ran Some(Requested(5))");
     assert_eq!(done.count("request_shutdown returned"), 0, "{done}");
     done.assert_code(5);

@@ -10,7 +10,7 @@ use safe_exit_wintests::{bin, Child, CREATE_NEW_CONSOLE, DETACHED_PROCESS, STATU
 #[test]
 fn windowed_console_and_stubborn_targets_together() {
     let mut windowed = Child::spawn(bin!("windowed"), &[], DETACHED_PROCESS);
-    let mut console = Child::spawn(bin!("hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
+    let mut console = Child::spawn(bin!("win_hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
     let mut stubborn = Child::spawn(bin!("stubborn"), &[], CREATE_NEW_CONSOLE);
     for child in [&mut windowed, &mut console, &mut stubborn] {
         child.ready();

@@ -18,7 +18,7 @@ fn window(line: &str) -> &str {
 /// Runs a killer (started with `flags`, with `option`) against a console target, then
 /// checks both.
 fn caller_survives(flags: u32, option: &str) {
-    let mut target = Child::spawn(bin!("hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
+    let mut target = Child::spawn(bin!("win_hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
     target.ready();
     let pid = target.pid().to_string();
     let mut killer = Child::spawn(bin!("killer"), &[&pid, "15", option], flags);

@@ -13,7 +13,7 @@ use safe_exit_wintests::{
 #[test]
 fn sigterm_sends_ctrl_c_to_a_console_program_without_a_window() {
     serial(|| {
-        let mut child = Child::spawn(bin!("hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
+        let mut child = Child::spawn(bin!("win_hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
         child.ready();
         assert_eq!(safe_kill(child.pid()).unwrap(), KillOutcome::Exited);
         let done = child.finish();
@@ -26,7 +26,8 @@ fn sigterm_sends_ctrl_c_to_a_console_program_without_a_window() {
 fn sigint_sends_ctrl_c_and_the_caller_can_do_it_again() {
     serial(|| {
         for _ in 0..2 {
-            let mut child = Child::spawn(bin!("hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
+            let mut child =
+                Child::spawn(bin!("win_hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
             child.ready();
             let opts = KillOptions::new().signal(2);
             assert_eq!(
@@ -43,7 +44,7 @@ fn sigint_sends_ctrl_c_and_the_caller_can_do_it_again() {
 #[test]
 fn sigbreak_sends_ctrl_break() {
     serial(|| {
-        let mut child = Child::spawn(bin!("hooks"), &["wait", "SIGBREAK"], CREATE_NEW_CONSOLE);
+        let mut child = Child::spawn(bin!("win_hooks"), &["wait", "SIGBREAK"], CREATE_NEW_CONSOLE);
         child.ready();
         let opts = KillOptions::new()
             .signal(21)

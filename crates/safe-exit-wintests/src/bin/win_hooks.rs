@@ -1,4 +1,4 @@
-//! A console program with exit hooks: `hooks MODE FLAGS`.
+//! A console program with exit hooks: `win_hooks MODE FLAGS`.
 //!
 //! `FLAGS` is `DEFAULT`, `EMPTY` or `ConfigFlag` names joined by `+`. It reports its console
 //! before and after `config` (`before console=0|1 visible=0|1`, `after ...`), registers a hook
