@@ -32,6 +32,10 @@
 //!    (`/proc/self/task`), the resident memory it adds (`VmRSS`), and the size safe-exit adds to
 //!    a minimal release binary (`size-bare` against `size-hooks`).
 //!
+//! `--candidate PATH` adds a fifth contender: safe-exit as built into another build of this
+//! benchmark (`PATH` is its `hooks-bench` or `bench` program), to measure a change to the library
+//! beside the current one in the same run.
+//!
 //! `safe_kill` has its own benchmark, [`kill`](crate::kill).
 
 mod victim;
@@ -47,7 +51,7 @@ use crate::report::{fmt_ratio, fmt_us, stats, Csv, Table};
 use crate::sys::{close, now_ns, pidfd_open, pidfd_send, wait_readable};
 
 /// The default number of samples per contender and signal of measurement 1 (and 3).
-pub const DEFAULT_RUNS: usize = 100;
+pub const DEFAULT_RUNS: usize = 200;
 
 /// A victim that has not ended this long after the signal is killed and reported as hung.
 const WATCHDOG_MS: i32 = 10_000;
@@ -66,12 +70,15 @@ pub fn victim_main_if_asked() {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Contender {
     SafeExit,
+    /// safe-exit in the program given with `--candidate`.
+    Candidate,
     Ctrlc,
     SignalHook,
     Reference,
 }
 
 impl Contender {
+    /// The contenders that run in this program (the candidate runs in another).
     const ALL: [Contender; 4] = [
         Contender::SafeExit,
         Contender::Ctrlc,
@@ -81,7 +88,7 @@ impl Contender {
 
     fn arg(self) -> &'static str {
         match self {
-            Contender::SafeExit => "safe-exit",
+            Contender::SafeExit | Contender::Candidate => "safe-exit",
             Contender::Ctrlc => "ctrlc",
             Contender::SignalHook => "signal-hook",
             Contender::Reference => "reference",
@@ -95,6 +102,7 @@ impl Contender {
     fn label(self) -> &'static str {
         match self {
             Contender::SafeExit => "safe-exit",
+            Contender::Candidate => "safe-exit, candidate build",
             Contender::Ctrlc => "ctrlc (termination)",
             Contender::SignalHook => "signal-hook iterator",
             Contender::Reference => "reference: sigwaitinfo thread",
@@ -297,9 +305,22 @@ pub fn run(runs: usize) {
     let storm_runs = (runs / 4).max(5);
     let overhead_runs = (runs / 2).max(5);
     let exe = std::env::current_exe().expect("the benchmark's own path");
+    let candidate = candidate();
+    let contenders: Vec<Contender> = match candidate {
+        Some(_) => [Contender::SafeExit, Contender::Candidate]
+            .into_iter()
+            .chain(Contender::ALL[1..].iter().copied())
+            .collect(),
+        None => Contender::ALL.to_vec(),
+    };
+    let exe_of = |c: Contender| match (c, &candidate) {
+        (Contender::Candidate, Some(path)) => path.clone(),
+        _ => exe.clone(),
+    };
     let mut results: BTreeMap<(Scenario, Contender), Samples> = BTreeMap::new();
     let mut overhead: BTreeMap<Contender, Overhead> = BTreeMap::new();
     let started = now_ns();
+    let load_before = load_average();
 
     for i in 0..runs.max(storm_runs).max(overhead_runs) {
         if i % 10 == 0 {
@@ -309,12 +330,12 @@ pub fn run(runs: usize) {
                 (now_ns() - started) as f64 / 1e9
             );
         }
-        let mut order = Contender::ALL;
-        order.rotate_left(i % Contender::ALL.len());
+        let mut order = contenders.clone();
+        order.rotate_left(i % contenders.len());
         if i < runs {
             for sig in SIGNALS {
-                for c in order.into_iter().filter(|c| c.handles(sig)) {
-                    let o = sample(&exe, c, sig, 1);
+                for &c in order.iter().filter(|c| c.handles(sig)) {
+                    let o = sample(&exe_of(c), c, sig, 1);
                     results
                         .entry((Scenario::FirstHook(sig), c))
                         .or_default()
@@ -328,8 +349,8 @@ pub fn run(runs: usize) {
         }
         if i < storm_runs {
             for n in STORMS {
-                for c in order {
-                    let o = sample(&exe, c, libc::SIGTERM, n);
+                for &c in &order {
+                    let o = sample(&exe_of(c), c, libc::SIGTERM, n);
                     results
                         .entry((Scenario::Storm(n), c))
                         .or_default()
@@ -338,8 +359,8 @@ pub fn run(runs: usize) {
             }
         }
         if i < overhead_runs {
-            for c in order {
-                let (us, threads, rss_kb) = measure_overhead(&exe, c);
+            for &c in &order {
+                let (us, threads, rss_kb) = measure_overhead(&exe_of(c), c);
                 let o = overhead.entry(c).or_default();
                 o.us.push(us);
                 o.threads.push(threads);
@@ -347,6 +368,7 @@ pub fn run(runs: usize) {
             }
         }
     }
+    let load = format!("{load_before} before, {} after", load_average());
     let sizes = binary_sizes();
     let elapsed = (now_ns() - started) as f64 / 1e9;
 
@@ -399,13 +421,29 @@ pub fn run(runs: usize) {
         &results,
         &overhead,
         sizes,
-        runs,
-        storm_runs,
-        overhead_runs,
+        (runs, storm_runs, overhead_runs),
         elapsed,
+        &load,
     );
     print!("{markdown}");
     crate::report::save("hooks", &markdown, &csv);
+}
+
+/// The program given with `--candidate PATH`, if any.
+///
+/// # Panics
+///
+/// If `PATH` is missing or not a file.
+fn candidate() -> Option<PathBuf> {
+    let mut args = std::env::args().skip_while(|a| a != "--candidate");
+    args.next()?;
+    let path = PathBuf::from(args.next().expect("--candidate takes a path"));
+    assert!(
+        path.is_file(),
+        "--candidate {}: no such program",
+        path.display()
+    );
+    Some(path)
 }
 
 /// Starts `victim-overhead <contender>` and returns (set-up µs, threads added, VmRSS kB added).
@@ -510,15 +548,15 @@ fn median(xs: &[f64]) -> Option<f64> {
     stats(xs).map(|(m, _)| m)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The report; `counts` are the processes per single signal, per storm size and for the
+/// overhead.
 fn render(
     results: &BTreeMap<(Scenario, Contender), Samples>,
     overhead: &BTreeMap<Contender, Overhead>,
     sizes: Result<(u64, u64), String>,
-    runs: usize,
-    storm_runs: usize,
-    overhead_runs: usize,
+    (runs, storm_runs, overhead_runs): (usize, usize, usize),
     elapsed_s: f64,
+    load: &str,
 ) -> String {
     let mut md = String::new();
     let _ = writeln!(
@@ -547,7 +585,16 @@ fn render(
         let reference = results
             .get(&(scenario, Contender::Reference))
             .and_then(|s| median(&s.values()));
-        for c in Contender::ALL {
+        let contenders = results
+            .keys()
+            .filter(|(s, _)| *s == scenario)
+            .map(|(_, c)| *c);
+        let mut contenders: Vec<Contender> = contenders.collect();
+        if !contenders.contains(&Contender::Ctrlc) && scenario.signal() == libc::SIGQUIT {
+            contenders.push(Contender::Ctrlc);
+            contenders.sort();
+        }
+        for c in contenders {
             let title = scenario.title();
             let sig = scenario.signal();
             let mut row = vec![
@@ -601,7 +648,11 @@ fn render(
     md.push_str(&table.markdown());
 
     let _ = writeln!(md, "\n### Targets (medians of this run)\n");
-    md.push_str(&targets(results));
+    for who in [Contender::SafeExit, Contender::Candidate] {
+        if results.keys().any(|(_, c)| *c == who) {
+            md.push_str(&targets(results, who));
+        }
+    }
 
     let _ = writeln!(md, "\n### Overhead of the set-up, in a fresh process\n");
     let mut table = Table::new(&[
@@ -641,8 +692,9 @@ fn render(
     let _ = writeln!(
         md,
         "\n{runs} processes per contender and signal for single signals, {storm_runs} per storm \
-         size, {overhead_runs} for the overhead; contenders interleaved round-robin. {}; \
-         {elapsed_s:.0} s.",
+         size, {overhead_runs} for the overhead; contenders interleaved round-robin. {}; load \
+         average (1 min) {load}; {elapsed_s:.0} s. Other work on the machine inflates the p95s \
+         and can shift the medians: compare the contenders within one run.",
         machine()
     );
     md.push_str(CONTENDERS);
@@ -671,8 +723,9 @@ after the hook: default action, unblock, `raise`. The practical limit for runnin
 ordinary thread.
 ";
 
-/// The targets of the design, checked against this run's medians.
-fn targets(results: &BTreeMap<(Scenario, Contender), Samples>) -> String {
+/// The targets of the design for `who` (safe-exit or the candidate build), checked against this
+/// run's medians.
+fn targets(results: &BTreeMap<(Scenario, Contender), Samples>, who: Contender) -> String {
     let m = |s: Scenario, c: Contender| results.get(&(s, c)).and_then(|x| median(&x.values()));
     let verdict = |ok: bool| if ok { "**met**" } else { "**missed**" };
     let mut out = String::new();
@@ -683,8 +736,7 @@ fn targets(results: &BTreeMap<(Scenario, Contender), Samples>) -> String {
     let mut ahead = Vec::new();
     for sig in SIGNALS {
         let s = Scenario::FirstHook(sig);
-        let (Some(ours), Some(reference)) = (m(s, Contender::SafeExit), m(s, Contender::Reference))
-        else {
+        let (Some(ours), Some(reference)) = (m(s, who), m(s, Contender::Reference)) else {
             continue;
         };
         ratio_ok &= ours <= 1.5 * reference;
@@ -710,28 +762,30 @@ fn targets(results: &BTreeMap<(Scenario, Contender), Samples>) -> String {
     }
     let _ = writeln!(
         out,
-        "- signal → first hook ≤ 1.5× the reference: {} ({}).",
+        "- {}: signal → first hook ≤ 1.5× the reference: {} ({}).",
+        who.label(),
         verdict(ratio_ok),
         ratios.join(", ")
     );
     let _ = writeln!(
         out,
-        "- signal → first hook ahead of ctrlc and signal-hook: {} ({}).",
+        "- {}: signal → first hook ahead of ctrlc and signal-hook: {} ({}).",
+        who.label(),
         verdict(ahead_ok),
         ahead.join("; ")
     );
     for n in STORMS {
         let s = Scenario::Storm(n);
-        let (Some(ours), Some(reference)) = (m(s, Contender::SafeExit), m(s, Contender::Reference))
-        else {
+        let (Some(ours), Some(reference)) = (m(s, who), m(s, Contender::Reference)) else {
             continue;
         };
-        let runs = &results[&(s, Contender::SafeExit)].hook_runs;
+        let runs = &results[&(s, who)].hook_runs;
         let once = runs.iter().filter(|&&r| r == 1).count();
         let _ = writeln!(
             out,
-            "- storm of {}: first hook ≤ 2× the reference: {} ({}: {} vs {}); hook ran exactly \
-             once: {} ({once} of {} processes).",
+            "- {}: storm of {}: first hook ≤ 2× the reference: {} ({}: {} vs {}); hook ran \
+             exactly once: {} ({once} of {} processes).",
+            who.label(),
             group(n),
             verdict(ours <= 2.0 * reference),
             fmt_ratio(ours / reference),
@@ -742,6 +796,14 @@ fn targets(results: &BTreeMap<(Scenario, Contender), Samples>) -> String {
         );
     }
     out
+}
+
+/// The 1-minute load average, from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// CPUs, kernel and CPU model, for the report.

@@ -1,5 +1,5 @@
 //! `bench`: every benchmark of this crate in one run, `hooks-bench` then `kill-bench`.
-//! `--runs N` is passed to both (defaults: 100 and 300), `--out DIR` too.
+//! `--runs N` is passed to both (defaults: 200 and 300), `--out DIR` too.
 
 #[cfg(target_os = "linux")]
 fn main() {

@@ -1,5 +1,5 @@
 //! `hooks-bench`: exit hooks beside `ctrlc`, `signal-hook` and a bare `sigwaitinfo` thread. See
-//! `safe_exit_bench::hooks`. `--runs N` (default 100), `--out DIR` (default `target/bench`).
+//! `safe_exit_bench::hooks`. `--runs N` (default 200), `--out DIR` (default `target/bench`).
 
 #[cfg(target_os = "linux")]
 fn main() {

@@ -78,7 +78,7 @@ fn serve(contender: Contender) -> ! {
 /// The contender's set-up, as its documentation shows it, with a hook that reports itself.
 fn set_up(contender: Contender) {
     match contender {
-        Contender::SafeExit => {
+        Contender::SafeExit | Contender::Candidate => {
             // The library runs the hook on its watcher thread, then ends the process by the
             // same signal.
             safe_exit::register(|| hook_started(now_ns()));
