@@ -702,11 +702,14 @@ fn render(
 }
 
 const CONTENDERS: &str = "
-How it was measured: each sample is a fresh victim process whose main thread is blocked in \
-`read(2)` on stdin (a pipe the driver keeps open). The victim sets up its contender, waits \
-2 ms, prints `ready`; the driver reads `CLOCK_MONOTONIC` and calls `kill()` (a storm: that many \
-`kill()`s back to back), then waits on the victim's pidfd. The first thing each hook does is \
-read `CLOCK_MONOTONIC`; it reports it, and how many times it has run, on stdout.
+How it was measured: each sample is a fresh victim process (core dumps off) whose main thread \
+is blocked in `read(2)` on stdin, a pipe the driver keeps open: the usual state of a service or \
+a command waiting for input. The victim sets up its contender, waits 2 ms so that its threads \
+are asleep, prints `ready`; the driver reads `CLOCK_MONOTONIC` and calls `kill()` (a storm: \
+that many `kill()`s back to back), then waits on the victim's pidfd. The first thing each hook \
+does is read `CLOCK_MONOTONIC`; it then reports that time, and how many times it has run, on \
+stdout. \"Process gone\" uses the same processes: from before `kill()` to the pidfd becoming \
+readable, hooks and exit included.
 
 - **safe-exit**: `safe_exit::register(hook)` (default configuration: SIGINT, SIGTERM, SIGQUIT, \
 SIGHUP). The hook runs on the library's watcher thread; the library then ends the process by \
