@@ -340,16 +340,10 @@ pub(crate) fn end(reason: ExitReason) -> ! {
     crate::sys::imp::terminate(reason)
 }
 
-/// Flushes Rust's stdout buffer, unless another thread holds it (it may be blocked writing to
-/// a full pipe forever; ending the process matters more than its last partial line).
+/// Flushes what Rust's stdout buffer holds (a partial line written with `print!`). This takes
+/// stdout's lock: if another thread holds it while blocked writing to a pipe nobody reads,
+/// the process ends only once the reader drains the pipe, as any hook that prints would.
 fn flush_stdout() {
     use std::io::Write;
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let flusher = std::thread::Builder::new().spawn(move || {
-        let _ = std::io::stdout().flush();
-        let _ = done_tx.send(());
-    });
-    if flusher.is_ok() {
-        let _ = done_rx.recv_timeout(Duration::from_millis(100));
-    }
+    let _ = std::io::stdout().flush();
 }
