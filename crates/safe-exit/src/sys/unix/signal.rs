@@ -1,11 +1,24 @@
 //! Exit hooks on unix: `sigaction` through `signal-hook-registry`, a self-pipe that wakes one
-//! watcher thread, and `atexit`.
+//! watcher thread, and `atexit`; on Linux, signalfds that wake the watcher sooner.
 //!
 //! The handler does only async-signal-safe work: `getpid`, one atomic compare-and-swap and one
 //! `write(2)` to a non-blocking pipe (`signal-hook-registry` saves and restores `errno` around
 //! it). Only the first signal writes, so a storm of signals costs one write; the watcher thread
 //! wakes, reads which signal came first, and hands it to the platform-free registry, which runs
 //! the hooks on that ordinary thread and then calls [`terminate`].
+//!
+//! On Linux the watcher also polls one signalfd for each handled signal that had no handler
+//! before ours (the usual case). The kernel wakes signalfd pollers as it queues the signal, at the
+//! same moment as it wakes the thread that will run the handler, so the watcher need not wait
+//! for that thread to be scheduled, run the handler and wake it through the pipe: one wake-up
+//! instead of two, as a thread in `sigwaitinfo` gets. The watcher only polls the signalfds, it
+//! never reads them: the signal stays pending and the handlers still run. Whichever of the
+//! watcher and the handler sees the signal first claims it (one compare-and-swap), so the hooks
+//! run once, and the handler does not count the claimed delivery as a repeat. A signal that had
+//! a handler before ours gets no signalfd: the hooks never start before a handler installed
+//! earlier has run. The watcher also asks for a short scheduler time slice, so that during a
+//! storm of signals it preempts the threads that send or handle them instead of waiting
+//! milliseconds for a CPU.
 
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -20,10 +33,16 @@ static OWNER_PID: AtomicI32 = AtomicI32::new(0);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// Read end of the wake-up pipe, or -1 (kept to close it in a forked child that sets up anew).
 static READ_FD: AtomicI32 = AtomicI32::new(-1);
-/// The first termination signal seen, or 0.
+/// The first termination signal seen, or 0; with [`CLAIMED_BY_WATCHER`] while the watcher has
+/// claimed it from its signalfd and no handler has received it yet.
 static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// Flag in [`FIRST_SIGNAL`]: the watcher saw the signal pending and started the shutdown; its
+/// delivery to the handler is not a repeat (it clears the flag).
+const CLAIMED_BY_WATCHER: i32 = 1 << 8;
 /// Bit `n` set: our action for signal `n` is registered (registrations survive `fork`).
 static REGISTERED: AtomicU64 = AtomicU64::new(0);
+/// The watcher's signalfds, or -1 (kept to close them in a forked child that sets up anew).
+static SIGNAL_FDS: [AtomicI32; 4] = [const { AtomicI32::new(-1) }; 4];
 
 /// The signals that `flags` selects here: SIGINT and SIGTERM always, SIGQUIT and SIGHUP by
 /// flag. The Windows-only flags mean nothing on unix.
@@ -55,28 +74,64 @@ pub(crate) fn install(flags: ConfigFlag) -> io::Result<()> {
             unsafe { libc::close(old) };
         }
     }
+    // The signals we will handle: those already ours (inherited over fork), and those not
+    // ignored when we come to them (`nohup`, background jobs): an ignored signal stays ignored.
+    // Those that nothing handled before us (their action is the default) may start the hooks
+    // from a signalfd, before the handlers run: no handler installed earlier is then skipped
+    // or overtaken.
+    let mut sigs = Vec::new();
+    let mut unhandled_before = Vec::new();
+    for sig in handled_signals(flags) {
+        if REGISTERED.load(Ordering::Acquire) & (1u64 << sig) != 0 {
+            sigs.push(sig);
+            continue;
+        }
+        let action = action(sig)?;
+        if action != libc::SIG_IGN {
+            sigs.push(sig);
+        }
+        if action == libc::SIG_DFL {
+            unhandled_before.push(sig);
+        }
+    }
+    let signal_fds = signal_fds(&unhandled_before);
+    for (slot, fd) in SIGNAL_FDS
+        .iter()
+        .zip(signal_fds.iter().map(|&(fd, _)| fd).chain([-1; 4]))
+    {
+        let old = slot.swap(fd, Ordering::AcqRel);
+        if old >= 0 {
+            // SAFETY: a signalfd created by an earlier `install` (in our parent, before fork).
+            unsafe { libc::close(old) };
+        }
+    }
+    FIRST_SIGNAL.store(0, Ordering::Release);
     if let Err(e) = std::thread::Builder::new()
         .name("safe-exit".into())
-        .spawn(move || watch(read_fd))
+        .spawn(move || watch(read_fd, signal_fds))
     {
-        // SAFETY: both fds were just created and nothing else has them yet.
+        // SAFETY: these fds were just created and nothing else has them yet.
         unsafe {
             libc::close(read_fd);
             libc::close(write_fd);
         }
         READ_FD.store(-1, Ordering::Release);
+        for slot in &SIGNAL_FDS {
+            let fd = slot.swap(-1, Ordering::AcqRel);
+            if fd >= 0 {
+                // SAFETY: as above.
+                unsafe { libc::close(fd) };
+            }
+        }
         return Err(e);
     }
-    FIRST_SIGNAL.store(0, Ordering::Release);
     WAKE_FD.store(write_fd, Ordering::Release);
     // Published last: a handler that sees our pid also sees the pipe.
     OWNER_PID.store(pid, Ordering::Release);
 
-    for sig in handled_signals(flags) {
+    for sig in sigs {
         let bit = 1u64 << sig;
-        if REGISTERED.load(Ordering::Acquire) & bit != 0 || ignored(sig)? {
-            // Already ours (inherited over fork), or ignored when we came to it (`nohup`,
-            // background jobs): an ignored signal stays ignored.
+        if REGISTERED.load(Ordering::Acquire) & bit != 0 {
             continue;
         }
         // SAFETY: `on_signal` is async-signal-safe (see its docs), and `sig` is not one of the
@@ -97,15 +152,53 @@ pub(crate) fn install(flags: ConfigFlag) -> io::Result<()> {
     result
 }
 
-/// Whether `sig`'s current disposition is "ignore".
-fn ignored(sig: i32) -> io::Result<bool> {
+/// `sig`'s current action: `SIG_DFL`, `SIG_IGN` or a handler.
+fn action(sig: i32) -> io::Result<libc::sighandler_t> {
     // SAFETY: a zeroed sigaction is a valid out-parameter; a null new action only queries.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: valid signal number and out-pointer.
     if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(old.sa_sigaction == libc::SIG_IGN)
+    Ok(old.sa_sigaction)
+}
+
+/// Linux: a close-on-exec signalfd for each of `sigs` that the calling thread does not block,
+/// as (fd, signal). A signal blocked here is likely taken by the program itself with
+/// `sigwait` or a signalfd of its own (it blocked it before starting its threads): leave it
+/// to the handler, which then never runs. Best effort: a signal without a signalfd is still
+/// handled through the pipe.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn signal_fds(sigs: &[i32]) -> Vec<(i32, i32)> {
+    // SAFETY: an all-zero sigset_t is a valid out-parameter; a null new set only queries.
+    let mut blocked: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut blocked) };
+    let mut fds = Vec::new();
+    for &sig in sigs {
+        // SAFETY: a valid sigset and signal number.
+        if unsafe { libc::sigismember(&blocked, sig) } == 1 {
+            continue;
+        }
+        // SAFETY: an all-zero sigset_t is valid to pass to sigemptyset.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid sigset, valid signal; signalfd(-1, ...) creates a new descriptor.
+        let fd = unsafe {
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+        };
+        if fd >= 0 {
+            fds.push((fd, sig));
+        }
+    }
+    fds
+}
+
+/// Elsewhere the watcher waits on the pipe alone.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn signal_fds(_: &[i32]) -> Vec<(i32, i32)> {
+    Vec::new()
 }
 
 /// A close-on-exec pipe whose write end never blocks: returns (read, write).
@@ -146,7 +239,19 @@ fn on_signal(sig: i32) {
     let first = FIRST_SIGNAL
         .compare_exchange(0, sig, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok();
-    if (!first || shutdown::STARTED.load(Ordering::Acquire))
+    // The delivery of the signal that the watcher claimed from its signalfd: the watcher is
+    // already running the shutdown for it, and it is not a repeat.
+    let claimed = !first
+        && FIRST_SIGNAL
+            .compare_exchange(
+                sig | CLAIMED_BY_WATCHER,
+                sig,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+    if !claimed
+        && (!first || shutdown::STARTED.load(Ordering::Acquire))
         && shutdown::FORCE_ON_REPEAT.load(Ordering::Acquire)
     {
         // Opt-in: a termination signal after the shutdown started ends the process now.
@@ -166,23 +271,106 @@ fn on_signal(sig: i32) {
     }
 }
 
-/// The watcher thread: sleeps in `read(2)` until the handler writes, then hands the first
-/// signal to the registry (which, in exit mode, never returns).
-fn watch(fd: i32) {
+/// The watcher thread: sleeps in `poll(2)` on the pipe, which the handler writes, and on the
+/// signalfds (Linux), which the kernel makes readable as it queues a handled signal; then hands
+/// the first signal to the registry (which, in exit mode, never returns).
+fn watch(pipe: i32, signal_fds: Vec<(i32, i32)>) {
+    ask_for_short_slice();
+    let mut fds: Vec<libc::pollfd> = std::iter::once(pipe)
+        .chain(signal_fds.iter().map(|&(fd, _)| fd))
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     let mut buf = [0u8; 16];
     loop {
-        // SAFETY: reading into a local buffer from our pipe.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            let sig = FIRST_SIGNAL.load(Ordering::Acquire);
-            if sig != 0 {
+        if FIRST_SIGNAL.load(Ordering::Acquire) != 0 {
+            // Handed over already: a signal that stays pending (blocked in every thread) must
+            // not make poll return at once forever.
+            fds.truncate(1);
+        }
+        // SAFETY: a valid array of pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if fds[0].revents != 0 {
+            // SAFETY: reading into a local buffer from our pipe.
+            let n = unsafe { libc::read(pipe, buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 0 {
+                return;
+            }
+            let sig = FIRST_SIGNAL.load(Ordering::Acquire) & !CLAIMED_BY_WATCHER;
+            if n > 0 && sig != 0 {
                 crate::registry::on_termination(ExitReason::Signal(sig));
             }
-        } else if n == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return;
+            continue;
+        }
+        // A handled signal is pending and no handler has run yet: claim it (unless a handler
+        // got there in the meantime: it then writes the pipe).
+        for (p, &(_, sig)) in fds[1..].iter().zip(&signal_fds) {
+            if p.revents & libc::POLLIN != 0
+                && FIRST_SIGNAL
+                    .compare_exchange(
+                        0,
+                        sig | CLAIMED_BY_WATCHER,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+            {
+                crate::registry::on_termination(ExitReason::Signal(sig));
+                break;
+            }
         }
     }
 }
+
+/// Linux 6.12 and later: asks the scheduler for the shortest time slice (100 µs) for the calling
+/// thread, keeping its policy and nice value. Under EEVDF a thread whose slice is shorter than
+/// the running thread's may preempt it when it wakes, instead of waiting for that slice (3 ms and
+/// more) to run out: the watcher then starts the hooks at once even when every CPU is busy, for
+/// example running a storm of signal handlers. No privilege is needed and the thread's share of
+/// CPU time is unchanged; older kernels ignore the request, and a failure (a seccomp filter)
+/// leaves the default slice.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn ask_for_short_slice() {
+    /// `struct sched_attr`, version 0 (Linux 3.14).
+    #[repr(C)]
+    #[derive(Default)]
+    struct SchedAttr {
+        size: u32,
+        sched_policy: u32,
+        sched_flags: u64,
+        sched_nice: i32,
+        sched_priority: u32,
+        sched_runtime: u64,
+        sched_deadline: u64,
+        sched_period: u64,
+    }
+    const SIZE: u32 = std::mem::size_of::<SchedAttr>() as u32;
+    let mut attr = SchedAttr::default();
+    // SAFETY: sched_getattr(0, attr, size, 0) fills a struct of that size for the calling
+    // thread.
+    if unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, SIZE, 0) } != 0
+        || attr.sched_policy != libc::SCHED_OTHER as u32
+    {
+        // Real-time, batch or idle threads keep what they were given.
+        return;
+    }
+    attr.size = SIZE;
+    attr.sched_runtime = 100_000;
+    // SAFETY: sched_setattr(0, attr, 0) on the calling thread with the attributes just read.
+    unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn ask_for_short_slice() {}
 
 extern "C" fn at_exit() {
     crate::registry::on_normal_exit();
