@@ -522,6 +522,13 @@ pub fn safe_kill_with(pid: u32, opts: &KillOptions) -> Result<KillOutcome, KillE
 /// # Errors
 ///
 /// Per entry, as [`safe_kill_with`], plus [`KillError::NotAttempted`].
+///
+/// # Caveats
+///
+/// Every target is held open at once (a pidfd on Linux, a handle on Windows), plus one per
+/// member in group mode: a batch larger than the process's open-file limit
+/// (`RLIMIT_NOFILE`, often 1024) fails to open as a whole, before anything is signalled.
+/// Split such a batch, or raise the limit.
 pub fn safe_kill_all(pids: &[u32], opts: &KillOptions) -> Vec<Result<KillOutcome, KillError>> {
     // 1. Validate everything before touching anything.
     let mut valid = Vec::with_capacity(pids.len());
