@@ -45,31 +45,14 @@ extern "C" fn at_interpreter_exit() {
     }
 }
 
-/// Ends the process by `signum`: flushes C stdio, restores the default action, unblocks the
-/// signal and raises it (glibc manual, "Handlers That Terminate the Process"). If that does
-/// not end the process (PID 1 of a PID namespace ignores signals whose action is the
-/// default), `_exit(128 + signum)`, the status a shell reports for "killed by signal".
-///
-/// The same steps as the core's private `die_by_signal`: a public function for it in the core
-/// (e.g. `safe_exit::terminate_by_signal(sig) -> !`) would replace this copy.
+/// Ends the process by `signum` (the core's [`safe_exit::end_by_signal`]: default action,
+/// unblock, raise; `_exit(128 + signum)` as PID 1), after flushing C stdio.
 #[cfg(unix)]
 fn end_by_signal(signum: i32) {
     // SAFETY: we run on the thread finishing `Py_FinalizeEx`, in ordinary (not signal)
-    // context, so `fflush` may be called; the other calls take a valid signal number and
-    // pointers to locals, and their failure leaves only `_exit`, which always ends the process.
-    unsafe {
-        libc::fflush(std::ptr::null_mut());
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigemptyset(&mut dfl.sa_mask);
-        libc::sigaction(signum, &dfl, std::ptr::null_mut());
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, signum);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::raise(signum);
-        libc::_exit(128 + signum)
-    }
+    // context, so `fflush` may be called.
+    unsafe { libc::fflush(std::ptr::null_mut()) };
+    safe_exit::end_by_signal(signum)
 }
 
 /// Without unix signals nothing is ever recorded (no signal is handled there); the exit

@@ -457,3 +457,22 @@ pub fn request_shutdown(code: i32) {
         }
     }
 }
+
+/// Ends the process by the signal `sig`, as if it had arrived with no handler, so that a parent
+/// (a shell, a supervisor) sees "killed by `sig`". The exit hooks are **not** run: this is
+/// for a program that did its own cleanup after catching a signal (with `tokio::signal`, say)
+/// and now wants to end the way an unhandled signal would.
+///
+/// Unix: restores the default action, unblocks `sig` and raises it (glibc manual, "Handlers
+/// That Terminate the Process"); if that does not end the process (PID 1 of a PID namespace,
+/// or a signal whose default action is not to terminate), `_exit(128 + sig)`, the status a
+/// shell reports for "killed by signal". Windows: `ExitProcess(STATUS_CONTROL_C_EXIT)`, what an
+/// unhandled Ctrl-C does. Rust's stdout buffer is flushed first.
+///
+/// ```no_run
+/// // ... a SIGINT was caught and handled by the program itself ...
+/// safe_exit::end_by_signal(2); // the shell sees the command interrupted, and stops its loop
+/// ```
+pub fn end_by_signal(sig: i32) -> ! {
+    registry::end(ExitReason::Signal(sig))
+}
