@@ -8,18 +8,31 @@ use std::time::{Duration, Instant};
 
 use safe_exit_tests::{command, Child};
 
-/// Path of an example of the `safe-exit` crate. Cargo builds the examples with the tests
-/// (`cargo nextest run --all-targets`, `cargo test`); they sit beside the test binaries' dir.
+/// Path of an example of the `safe-exit` crate, built now. (Test runs build examples only as
+/// test harnesses, under hashed names, so the runnable program may be missing or stale;
+/// building it reuses the dependencies the tests were built with, and is quick when it is up
+/// to date.)
 fn example(name: &str) -> String {
     let test_exe = std::env::current_exe().expect("test binary path");
     let profile_dir = test_exe
         .parent()
         .and_then(|deps| deps.parent())
-        .expect("target dir");
+        .expect("target/<profile>/deps");
     let path: PathBuf = profile_dir.join("examples").join(name);
+    let target_dir = profile_dir.parent().expect("target dir");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .args(["build", "--quiet", "-p", "safe-exit", "--example", name])
+        .env("CARGO_TARGET_DIR", target_dir);
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo to build the example");
+    assert!(status.success(), "cargo build --example {name} failed");
     assert!(
         path.exists(),
-        "{} is missing: build the examples first (cargo build --examples)",
+        "{} is missing after building it",
         path.display()
     );
     path.to_string_lossy().into_owned()
