@@ -71,17 +71,7 @@ pub(crate) struct Target {
 enum Track {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Pidfd(OwnedFd),
-    #[cfg(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos",
-        target_os = "visionos",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "openbsd",
-        target_os = "netbsd"
-    ))]
+    #[cfg(kqueue)]
     Kqueue(OwnedFd),
     Poll,
 }
@@ -104,17 +94,7 @@ impl Target {
         if unsafe { libc::kill(pid.get(), 0) } != 0 && errno() == libc::ESRCH {
             return Ok(None);
         }
-        #[cfg(any(
-            target_os = "macos",
-            target_os = "ios",
-            target_os = "tvos",
-            target_os = "watchos",
-            target_os = "visionos",
-            target_os = "freebsd",
-            target_os = "dragonfly",
-            target_os = "openbsd",
-            target_os = "netbsd"
-        ))]
+        #[cfg(kqueue)]
         if let Some((kq, exited)) = kqueue::open(pid)? {
             return Ok(Some(Target {
                 pid,
@@ -137,17 +117,7 @@ impl Target {
         let exited = match &self.track {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Track::Pidfd(fd) => linux::readable(fd)?,
-            #[cfg(any(
-                target_os = "macos",
-                target_os = "ios",
-                target_os = "tvos",
-                target_os = "watchos",
-                target_os = "visionos",
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "openbsd",
-                target_os = "netbsd"
-            ))]
+            #[cfg(kqueue)]
             Track::Kqueue(kq) => kqueue::fired(kq)?,
             Track::Poll => poll_exited(self.pid),
         };
@@ -212,17 +182,7 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()>
             return linux::wait(&fds, deadline);
         }
     }
-    #[cfg(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos",
-        target_os = "visionos",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "openbsd",
-        target_os = "netbsd"
-    ))]
+    #[cfg(kqueue)]
     {
         let kqs: Option<Vec<&OwnedFd>> = targets
             .iter()
@@ -292,25 +252,11 @@ pub(crate) fn group_members(pgid: Pid) -> io::Result<Vec<Pid>> {
     {
         linux::group_members(pgid.get())
     }
-    #[cfg(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos",
-        target_os = "visionos"
-    ))]
+    #[cfg(apple)]
     {
         kqueue::group_members(pgid.get())
     }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos",
-        target_os = "visionos"
-    )))]
+    #[cfg(not(any(target_os = "linux", target_os = "android", apple)))]
     {
         let _ = pgid;
         Err(io::Error::new(
@@ -518,17 +464,7 @@ mod linux {
     }
 }
 
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "tvos",
-    target_os = "watchos",
-    target_os = "visionos",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "openbsd",
-    target_os = "netbsd"
-))]
+#[cfg(kqueue)]
 // The kevent field types differ between the BSDs, hence casts that are no-ops on some.
 #[allow(clippy::unnecessary_cast)]
 mod kqueue {
@@ -659,13 +595,7 @@ mod kqueue {
     }
 
     /// `proc_listpids(PROC_PGRP_ONLY, pgid)`: the processes in the group.
-    #[cfg(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "tvos",
-        target_os = "watchos",
-        target_os = "visionos"
-    ))]
+    #[cfg(apple)]
     pub(super) fn group_members(pgid: i32) -> io::Result<Vec<Pid>> {
         /// From `<sys/proc_info.h>`; not in `libc`.
         const PROC_PGRP_ONLY: u32 = 2;
