@@ -1,8 +1,4 @@
-//! Which signals and events are handled, and the one-time installation. Platform-free.
-
-use std::sync::{Mutex, PoisonError};
-
-use crate::Error;
+//! Which signals and events are handled. Platform-free.
 
 bitflags::bitflags! {
     /// Which signals and console events end the process through the exit hooks, beyond SIGINT
@@ -43,42 +39,3 @@ pub const DEFAULT_CONFIG: ConfigFlag = ConfigFlag::SIGQUIT
     .union(ConfigFlag::SIGHUP)
     .union(ConfigFlag::SIGBREAK)
     .union(CONFIG_CTRL_ALL);
-
-/// The configuration in force, and the process it was installed in.
-static INSTALLED: Mutex<Option<(ConfigFlag, u32)>> = Mutex::new(None);
-
-/// Installs `flags` unless this process is already configured. With `strict`, an existing
-/// configuration that differs from `flags` is an error; without, the existing one stands.
-pub(crate) fn install(flags: ConfigFlag, strict: bool) -> Result<(), Error> {
-    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
-    let pid = std::process::id();
-    match *installed {
-        Some((current, owner)) if owner == pid => {
-            if strict && current != flags {
-                return Err(Error::AlreadyConfigured {
-                    current,
-                    requested: flags,
-                });
-            }
-            Ok(())
-        }
-        inherited => {
-            if inherited.is_some() {
-                // A child forked without exec sets itself up anew.
-                crate::registry::reset_after_fork();
-            }
-            crate::sys::imp::install(flags).map_err(Error::Install)?;
-            *installed = Some((flags, pid));
-            Ok(())
-        }
-    }
-}
-
-/// The configuration in force in this process, if any.
-pub(crate) fn current() -> Option<ConfigFlag> {
-    let installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
-    match *installed {
-        Some((flags, owner)) if owner == std::process::id() => Some(flags),
-        _ => None,
-    }
-}

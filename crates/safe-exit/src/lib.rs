@@ -169,13 +169,14 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod config;
+mod ending;
 mod kill;
-mod registry;
 mod shutdown;
+mod state;
 mod sys;
 
 use std::borrow::Cow;
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The README's examples, compiled as doctests so that they cannot rot.
@@ -233,13 +234,15 @@ pub enum Error {
 #[derive(Debug)]
 pub struct Handle {
     id: u64,
+    /// The process that registered the hook: a handle that crossed a `fork` removes nothing.
+    pid: u32,
 }
 
 impl Handle {
     /// Removes the hook. Returns `true` if it was still registered, `false` if it already ran
     /// (or is running), or was registered in a parent process before a `fork`.
     pub fn unregister(self) -> bool {
-        registry::remove(self.id)
+        self.pid == std::process::id() && ending::unregister(self.id)
     }
 }
 
@@ -274,19 +277,22 @@ pub fn register_named<F: FnOnce() + Send + 'static>(
     hook: F,
 ) -> Handle {
     let handle = Handle {
-        id: registry::push(hook_of(name.into(), hook)),
+        id: ending::register(hook_of(name.into(), hook)),
+        pid: std::process::id(),
     };
-    if let Err(e) = config::install(DEFAULT_CONFIG, false) {
-        static WARNED: Once = Once::new();
-        WARNED.call_once(|| {
-            registry::report(&format!("{e}; exit hooks cannot run"));
-        });
+    if let Err(e) = ending::install(DEFAULT_CONFIG, false) {
+        // Once per process image. Not a `Once`: one left half-run by a thread of the parent
+        // at the moment of `fork` would block a forked child for good.
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if !WARNED.swap(true, Ordering::AcqRel) {
+            sys::imp::report(&format!("{e}; exit hooks cannot run"));
+        }
     }
     handle
 }
 
-fn hook_of<F: FnOnce() + Send + 'static>(name: Cow<'static, str>, hook: F) -> registry::Hook {
-    registry::Hook {
+fn hook_of<F: FnOnce() + Send + 'static>(name: Cow<'static, str>, hook: F) -> state::Hook {
+    state::Hook {
         name,
         run: Box::new(hook),
     }
@@ -299,9 +305,10 @@ fn hook_of<F: FnOnce() + Send + 'static>(name: Cow<'static, str>, hook: F) -> re
 /// [`Error::Install`] if a handler or the watcher thread cannot be set up. The hook is not
 /// registered then.
 pub fn try_register<F: FnOnce() + Send + 'static>(hook: F) -> Result<Handle, Error> {
-    config::install(DEFAULT_CONFIG, false)?;
+    ending::install(DEFAULT_CONFIG, false)?;
     Ok(Handle {
-        id: registry::push(hook_of(std::any::type_name::<F>().into(), hook)),
+        id: ending::register(hook_of(std::any::type_name::<F>().into(), hook)),
+        pid: std::process::id(),
     })
 }
 
@@ -325,13 +332,13 @@ pub fn try_register<F: FnOnce() + Send + 'static>(hook: F) -> Result<Handle, Err
 /// # Ok::<(), safe_exit::Error>(())
 /// ```
 pub fn config(flags: ConfigFlag) -> Result<(), Error> {
-    config::install(flags, true)
+    ending::install(flags, true)
 }
 
 /// The configuration in force in this process, or `None` before the first [`register`] or
 /// [`config`].
 pub fn configured() -> Option<ConfigFlag> {
-    config::current()
+    ending::configured()
 }
 
 /// Why the process is ending, once the hooks have been triggered; `None` before that.
@@ -347,7 +354,7 @@ pub fn configured() -> Option<ConfigFlag> {
 /// });
 /// ```
 pub fn exit_reason() -> Option<ExitReason> {
-    registry::reason()
+    ending::exit_reason()
 }
 
 /// The signal numbers that `flags` makes safe-exit handle on this platform (SIGINT and
@@ -379,26 +386,26 @@ pub fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
 /// # Ok::<(), safe_exit::Error>(())
 /// ```
 pub fn set_shutdown_policy(policy: ShutdownPolicy) -> Result<(), Error> {
-    shutdown::set_policy(policy);
-    config::install(DEFAULT_CONFIG, false)
+    ending::set_policy(policy);
+    ending::install(DEFAULT_CONFIG, false)
 }
 
 /// The shutdown policy in force.
 pub fn shutdown_policy() -> ShutdownPolicy {
-    shutdown::policy()
+    ending::policy()
 }
 
 /// Whether shutdown has been requested (by a signal, a console event or
 /// [`request_shutdown`]). Cheap enough to check between units of work.
 pub fn shutdown_requested() -> bool {
-    shutdown::requested().is_some()
+    ending::requested().is_some()
 }
 
 /// Blocks until shutdown is requested and returns what requested it.
 ///
 /// In exit mode this returns too, while the hooks run, just before the process ends.
 pub fn wait_for_shutdown() -> ExitReason {
-    match shutdown::wait(None) {
+    match ending::wait(None) {
         Some(reason) => reason,
         None => unreachable!("a wait without a deadline only returns with a reason"),
     }
@@ -406,7 +413,7 @@ pub fn wait_for_shutdown() -> ExitReason {
 
 /// Blocks until shutdown is requested or `timeout` passes; `None` on timeout.
 pub fn wait_for_shutdown_timeout(timeout: Duration) -> Option<ExitReason> {
-    shutdown::wait(Some(timeout))
+    ending::wait(Some(timeout))
 }
 
 /// A future that completes with the reason when shutdown is requested. Runtime-agnostic: it
@@ -435,27 +442,7 @@ pub fn shutdown_signal() -> ShutdownSignal {
 ///
 /// Only the first request (or signal) counts; later ones return at once.
 pub fn request_shutdown(code: i32) {
-    let reason = ExitReason::Requested(code);
-    if let Err(e) = config::install(DEFAULT_CONFIG, false) {
-        registry::report(&format!("{e}; shutdown requested without signal handling"));
-    }
-    let policy = shutdown::policy();
-    if !policy.notify {
-        registry::on_termination(reason);
-        return;
-    }
-    if shutdown::request(reason) {
-        if let Some(grace) = policy.grace {
-            let timer = std::thread::Builder::new()
-                .name("safe-exit-grace".into())
-                .spawn(move || registry::grace(reason, grace));
-            if let Err(e) = timer {
-                registry::report(&format!(
-                    "safe-exit: cannot start the grace-period timer ({e}); no grace deadline"
-                ));
-            }
-        }
-    }
+    ending::request_shutdown(code)
 }
 
 /// Ends the process by the signal `sig`, as if it had arrived with no handler, so that a parent
@@ -474,5 +461,5 @@ pub fn request_shutdown(code: i32) {
 /// safe_exit::end_by_signal(2); // the shell sees the command interrupted, and stops its loop
 /// ```
 pub fn end_by_signal(sig: i32) -> ! {
-    registry::end(ExitReason::Signal(sig))
+    ending::end_now(ExitReason::Signal(sig))
 }

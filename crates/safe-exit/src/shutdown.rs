@@ -1,14 +1,13 @@
-//! Graceful shutdown: what a termination request does (exit or notify), the request state that
-//! waiters block or `.await` on, and the grace period. Platform-free.
+//! Graceful shutdown: what a termination request does (exit or notify), and the future that
+//! waits for the request. The request itself lives in the process state (`state.rs`).
+//! Platform-free.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use crate::ExitReason;
+use crate::{state, ExitReason};
 
 /// What a termination signal (or [`request_shutdown`](crate::request_shutdown)) does; set it
 /// with [`set_shutdown_policy`](crate::set_shutdown_policy).
@@ -114,97 +113,6 @@ impl ShutdownPolicy {
     }
 }
 
-static POLICY: Mutex<ShutdownPolicy> = Mutex::new(ShutdownPolicy::exit());
-
-/// Read by the signal handlers: a termination signal after the shutdown started ends the
-/// process at once.
-pub(crate) static FORCE_ON_REPEAT: AtomicBool = AtomicBool::new(false);
-/// Read by the signal handlers: shutdown was requested, or the hooks have started.
-pub(crate) static STARTED: AtomicBool = AtomicBool::new(false);
-
-fn lock<T>(m: &'static Mutex<T>) -> MutexGuard<'static, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(crate) fn set_policy(policy: ShutdownPolicy) {
-    *lock(&POLICY) = policy;
-    FORCE_ON_REPEAT.store(policy.force_on_repeat, Ordering::Release);
-}
-
-pub(crate) fn policy() -> ShutdownPolicy {
-    *lock(&POLICY)
-}
-
-struct Request {
-    reason: Option<ExitReason>,
-    next_waker: u64,
-    wakers: Vec<(u64, Waker)>,
-}
-
-static REQUEST: Mutex<Request> = Mutex::new(Request {
-    reason: None,
-    next_waker: 0,
-    wakers: Vec::new(),
-});
-static REQUESTED: Condvar = Condvar::new();
-
-/// Records the shutdown request and wakes every waiter. Returns `false` if shutdown was
-/// already requested (the first reason stands).
-pub(crate) fn request(reason: ExitReason) -> bool {
-    let wakers = {
-        let mut req = lock(&REQUEST);
-        if req.reason.is_some() {
-            return false;
-        }
-        req.reason = Some(reason);
-        STARTED.store(true, Ordering::Release);
-        std::mem::take(&mut req.wakers)
-    };
-    REQUESTED.notify_all();
-    for (_, waker) in wakers {
-        waker.wake();
-    }
-    true
-}
-
-/// The reason shutdown was requested, if it was.
-pub(crate) fn requested() -> Option<ExitReason> {
-    lock(&REQUEST).reason
-}
-
-/// Forgets a request inherited from a parent that forked us.
-pub(crate) fn reset_after_fork() {
-    let mut req = lock(&REQUEST);
-    req.reason = None;
-    req.wakers.clear();
-    STARTED.store(false, Ordering::Release);
-}
-
-/// Blocks until shutdown is requested or `limit` passes.
-pub(crate) fn wait(limit: Option<Duration>) -> Option<ExitReason> {
-    let deadline = limit.map(|d| Instant::now().checked_add(d));
-    let mut req = lock(&REQUEST);
-    loop {
-        if let Some(reason) = req.reason {
-            return Some(reason);
-        }
-        req = match deadline {
-            // No deadline, or one too far away to represent: wait for as long as it takes.
-            None | Some(None) => REQUESTED.wait(req).unwrap_or_else(PoisonError::into_inner),
-            Some(Some(deadline)) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return None;
-                }
-                REQUESTED
-                    .wait_timeout(req, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            }
-        };
-    }
-}
-
 /// A future that completes when shutdown is requested, with the reason. Made by
 /// [`shutdown_signal`](crate::shutdown_signal).
 ///
@@ -227,30 +135,19 @@ impl Future for ShutdownSignal {
     type Output = ExitReason;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
-        let mut req = lock(&REQUEST);
-        if let Some(reason) = req.reason {
+        let mut st = state::process().lock();
+        if let Some(reason) = st.requested() {
             return Poll::Ready(reason);
         }
-        match self.slot {
-            Some(id) => match req.wakers.iter_mut().find(|(i, _)| *i == id) {
-                Some((_, waker)) => waker.clone_from(cx.waker()),
-                None => req.wakers.push((id, cx.waker().clone())),
-            },
-            None => {
-                let id = req.next_waker;
-                req.next_waker += 1;
-                req.wakers.push((id, cx.waker().clone()));
-                self.slot = Some(id);
-            }
-        }
+        self.slot = Some(st.add_waker(self.slot, cx.waker()));
         Poll::Pending
     }
 }
 
 impl Drop for ShutdownSignal {
     fn drop(&mut self) {
-        if let Some(id) = self.slot {
-            lock(&REQUEST).wakers.retain(|(i, _)| *i != id);
+        if let (Some(id), Some(p)) = (self.slot, state::existing()) {
+            p.lock().remove_waker(id);
         }
     }
 }

@@ -1,12 +1,21 @@
-//! Platform code. Each platform module exposes the same internal functions; everything above
-//! `sys` is platform-free.
+//! Platform code. Each platform module exposes the same internal items; everything above `sys`
+//! is platform-free, and nothing in `sys` calls above it (the core hands it function pointers).
 //!
 //! Exit hooks:
-//! - `install(flags) -> io::Result<()>`: install the handlers for the signals that `flags`
-//!   selects, start the watcher that calls [`crate::registry::on_termination`], and arrange for
-//!   [`crate::registry::on_normal_exit`] to run when the process exits normally. Called once per
-//!   process (again in a child forked without exec).
-//! - `terminate(reason) -> !`: end the process the way `reason` says (by the same signal).
+//! - `Event`: what the platform reports to the core: `Reason(ExitReason)` (a termination signal
+//!   or console event) or `Wake` (see `wake`).
+//! - `install(flags, on_event, on_exit) -> io::Result<()>`: install the handlers for the
+//!   signals and events that `flags` selects, start what reports them to `on_event`, and
+//!   arrange for `on_exit` to run when the process exits normally. Called once per process
+//!   (again in a child forked without exec).
+//! - `wake() -> bool`: have the platform's watcher thread call `on_event(Event::Wake)`; false
+//!   where there is none.
+//! - `set_started()`, `set_ending()`, `set_force_on_repeat(bool)`: what the signal handler does
+//!   with the next signal (a repeat; end at once; force on repeat).
+//! - `end_now(reason) -> !`, `end_after_exit(reason) -> bool`, `arm_ending_alarm(reason, d)`:
+//!   end the process the way `reason` says: now, after `exit` has done its work, or if the
+//!   ending has not finished within `d`.
+//! - `current_thread() -> u64`, `parked_in_exit(thread) -> bool`, `report(msg)`.
 //! - `handled_signals(flags)`: the signal numbers `install` would handle.
 //!
 //! safe_kill: see `kill` in each platform module.

@@ -1,48 +1,78 @@
-//! Exit hooks on unix: `sigaction` through `signal-hook-registry`, a self-pipe that wakes one
-//! watcher thread, and `atexit`; on Linux, signalfds that wake the watcher sooner.
+//! Exit-hook primitives on unix: the signal handler, the watcher thread, the `atexit` entries
+//! and the ways to end the process.
 //!
-//! The handler does only async-signal-safe work: `getpid`, one atomic compare-and-swap and one
-//! `write(2)` to a non-blocking pipe (`signal-hook-registry` saves and restores `errno` around
-//! it). Only the first signal writes, so a storm of signals costs one write; the watcher thread
-//! wakes, reads which signal came first, and hands it to the platform-free registry, which runs
-//! the hooks on that ordinary thread and then calls [`terminate`].
+//! A leaf: nothing here calls above `sys`. [`install`] takes the two functions the core wants
+//! called (by the watcher thread, and at a normal exit) and keeps them as plain function
+//! pointers.
 //!
-//! On Linux the watcher also polls one signalfd for each handled signal that had no handler
-//! before ours (the usual case). The kernel wakes signalfd pollers as it queues the signal, at the
-//! same moment as it wakes the thread that will run the handler, so the watcher need not wait
-//! for that thread to be scheduled, run the handler and wake it through the pipe: one wake-up
-//! instead of two, as a thread in `sigwaitinfo` gets. The watcher only polls the signalfds, it
-//! never reads them: the signal stays pending and the handlers still run. Whichever of the
-//! watcher and the handler sees the signal first claims it (one compare-and-swap), so the hooks
-//! run once, and the handler does not count the claimed delivery as a repeat. A signal that had
-//! a handler before ours gets no signalfd: the hooks never start before a handler installed
-//! earlier has run. The watcher also asks for a short scheduler time slice, so that during a
-//! storm of signals it preempts the threads that send or handle them instead of waiting
-//! milliseconds for a CPU.
+//! **The handler** does only async-signal-safe work: `getpid`, atomics, one `write(2)` to a
+//! non-blocking pipe, and, when it must end the process, `sigaction`, `pthread_sigmask`,
+//! `raise` and `_exit`. It saves and restores `errno`. Only the first signal writes, so a storm
+//! costs one write; the watcher thread wakes and hands that signal to the core.
+//!
+//! **Which handler is ours.** A signal whose action was the default when we came to it gets
+//! our handler through a plain `sigaction` (nothing to chain to); one that already had a
+//! handler gets an action in `signal-hook-registry`, which calls the earlier handler first.
+//! Either way a handler installed later (`ctrlc`, a raw `sigaction`, an interpreter) replaces
+//! ours in the kernel and owns the signal: ours is not called, and nothing else of ours looks
+//! at the signal. One installed later through `signal-hook-registry` chains to ours, and both
+//! run.
+//!
+//! **fork.** A child forked without exec inherits the handler but not the watcher. There the
+//! handler takes the signal's default action if it is still the process's handler for it (the
+//! child must never become unkillable), and does nothing if the child or its parent has put
+//! another handler over it (that handler owns the signal). Once the child sets safe-exit up
+//! itself it gets a watcher and a pipe of its own; the inherited descriptors are left alone
+//! (they are not the child's to close).
 
 use std::io;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::Once;
+use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, AtomicU8};
+use std::time::Duration;
 
-use crate::{shutdown, ConfigFlag, ExitReason};
+use crate::{ConfigFlag, ExitReason};
 
-/// The process that installed the handlers. A child forked without exec has another pid: its
-/// handler takes the signal's default action instead of waking a watcher it does not have.
+/// What the watcher thread reports to the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A termination request: the first termination signal that our handler received.
+    Reason(ExitReason),
+    /// [`wake`] was called.
+    Wake,
+}
+
+/// The process whose watcher reads the pipe. In any other process (a child forked without
+/// exec, before it sets itself up) the handler acts as described in the module docs.
 static OWNER_PID: AtomicI32 = AtomicI32::new(0);
 /// Write end of the wake-up pipe (non-blocking), or -1.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-/// Read end of the wake-up pipe, or -1 (kept to close it in a forked child that sets up anew).
-static READ_FD: AtomicI32 = AtomicI32::new(-1);
-/// The first termination signal seen, or 0; with [`CLAIMED_BY_WATCHER`] while the watcher has
-/// claimed it from its signalfd and no handler has received it yet.
+/// The first termination signal received, or 0.
 static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
-/// Flag in [`FIRST_SIGNAL`]: the watcher saw the signal pending and started the shutdown; its
-/// delivery to the handler is not a repeat (it clears the flag).
-const CLAIMED_BY_WATCHER: i32 = 1 << 8;
-/// Bit `n` set: our action for signal `n` is registered (registrations survive `fork`).
-static REGISTERED: AtomicU64 = AtomicU64::new(0);
-/// The watcher's signalfds, or -1 (kept to close them in a forked child that sets up anew).
-static SIGNAL_FDS: [AtomicI32; 4] = [const { AtomicI32::new(-1) }; 4];
+/// What the handler does with a signal: see [`NORMAL`], [`STARTED`], [`ENDING`].
+static MODE: AtomicU8 = AtomicU8::new(NORMAL);
+/// Nothing has started: the first signal wakes the watcher.
+const NORMAL: u8 = 0;
+/// Shutdown was requested or the hooks run: a signal is a repeat.
+const STARTED: u8 = 1;
+/// The hooks are done and the process is ending: a signal takes its default action.
+const ENDING: u8 = 2;
+/// A repeated signal ends the process at once.
+static FORCE_ON_REPEAT: AtomicBool = AtomicBool::new(false);
+/// Bit `n`: our handler is installed for signal `n` (installations survive `fork`).
+static INSTALLED: AtomicU64 = AtomicU64::new(0);
+/// Bit `n`: our handler for signal `n` was installed with a plain `sigaction`.
+static PLAIN: AtomicU64 = AtomicU64::new(0);
+/// The core's functions: the watcher's and the normal exit's.
+static ON_EVENT: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+static ON_EXIT: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+/// Whether [`at_exit`] is registered with `atexit` (registrations survive `fork`).
+static AT_EXIT_REGISTERED: AtomicBool = AtomicBool::new(false);
+/// How [`final_exit`] ends the process (see [`encode`]), or 0 for not at all.
+static LATE_END: AtomicI64 = AtomicI64::new(0);
+/// Whether [`final_exit`] is registered with `atexit`.
+static FINAL_REGISTERED: AtomicBool = AtomicBool::new(false);
+/// How the `SIGALRM` of [`arm_ending_alarm`] ends the process (see [`encode`]).
+static ALARM_END: AtomicI64 = AtomicI64::new(0);
 
 /// The signals that `flags` selects here: SIGINT and SIGTERM always, SIGQUIT and SIGHUP by
 /// flag. The Windows-only flags mean nothing on unix.
@@ -57,99 +87,77 @@ pub(crate) fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
     sigs
 }
 
-/// Sets up the watcher, the handlers for `flags` and the exit hook, for the calling process.
-pub(crate) fn install(flags: ConfigFlag) -> io::Result<()> {
+/// Sets up, for the calling process: a watcher thread that calls `on_event`, the handlers for
+/// the signals of `flags`, and `on_exit` at a normal exit. Called once per process (again in a
+/// child forked without exec). On error nothing of this process's is left half set up (an
+/// inherited pipe or handler is never touched).
+pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> io::Result<()> {
+    ON_EVENT.store(on_event as *mut (), Ordering::Release);
+    ON_EXIT.store(on_exit as *mut (), Ordering::Release);
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
 
-    // A fresh wake-up pipe and watcher for this process. In a child forked without exec the
-    // inherited pipe is the parent's and no watcher reads it here: close our copies.
-    let (read_fd, write_fd) = wake_pipe()?;
-    for old in [
-        READ_FD.swap(read_fd, Ordering::AcqRel),
-        WAKE_FD.load(Ordering::Acquire),
-    ] {
-        if old >= 0 {
-            // SAFETY: these fds were created by an earlier `install` and only we use them.
-            unsafe { libc::close(old) };
-        }
-    }
-    // The signals we will handle: those already ours (inherited over fork), and those not
+    // The signals to handle: those already ours (installed before a fork), and those not
     // ignored when we come to them (`nohup`, background jobs): an ignored signal stays ignored.
-    // Those that nothing handled before us (their action is the default) may start the hooks
-    // from a signalfd, before the handlers run: no handler installed earlier is then skipped
-    // or overtaken.
     let mut sigs = Vec::new();
-    let mut unhandled_before = Vec::new();
     for sig in handled_signals(flags) {
-        if REGISTERED.load(Ordering::Acquire) & (1u64 << sig) != 0 {
-            sigs.push(sig);
+        if INSTALLED.load(Ordering::Acquire) & bit(sig) != 0 {
             continue;
         }
         let action = action(sig)?;
         if action != libc::SIG_IGN {
-            sigs.push(sig);
-        }
-        if action == libc::SIG_DFL {
-            unhandled_before.push(sig);
+            sigs.push((sig, action == libc::SIG_DFL));
         }
     }
-    let signal_fds = signal_fds(&unhandled_before);
-    for (slot, fd) in SIGNAL_FDS
-        .iter()
-        .zip(signal_fds.iter().map(|&(fd, _)| fd).chain([-1; 4]))
-    {
-        let old = slot.swap(fd, Ordering::AcqRel);
-        if old >= 0 {
-            // SAFETY: a signalfd created by an earlier `install` (in our parent, before fork).
-            unsafe { libc::close(old) };
-        }
-    }
-    FIRST_SIGNAL.store(0, Ordering::Release);
+
+    let (read_fd, write_fd) = wake_pipe()?;
     if let Err(e) = std::thread::Builder::new()
         .name("safe-exit".into())
-        .spawn(move || watch(read_fd, signal_fds))
+        .spawn(move || watch(read_fd))
     {
-        // SAFETY: these fds were just created and nothing else has them yet.
+        // SAFETY: both descriptors were just created here and nothing else has them.
         unsafe {
             libc::close(read_fd);
             libc::close(write_fd);
         }
-        READ_FD.store(-1, Ordering::Release);
-        for slot in &SIGNAL_FDS {
-            let fd = slot.swap(-1, Ordering::AcqRel);
-            if fd >= 0 {
-                // SAFETY: as above.
-                unsafe { libc::close(fd) };
-            }
-        }
         return Err(e);
     }
+    FIRST_SIGNAL.store(0, Ordering::Release);
+    MODE.store(NORMAL, Ordering::Release);
     WAKE_FD.store(write_fd, Ordering::Release);
     // Published last: a handler that sees our pid also sees the pipe.
     OWNER_PID.store(pid, Ordering::Release);
 
-    for sig in sigs {
-        let bit = 1u64 << sig;
-        if REGISTERED.load(Ordering::Acquire) & bit != 0 {
-            continue;
+    for (sig, default_before) in sigs {
+        if default_before {
+            install_plain(sig)?;
+            PLAIN.fetch_or(bit(sig), Ordering::AcqRel);
+        } else {
+            // SAFETY: `on_signal` is async-signal-safe (see its docs), and `sig` is not one
+            // of the signals that signal-hook-registry forbids.
+            unsafe { signal_hook_registry::register(sig, move || on_signal(sig)) }?;
         }
-        // SAFETY: `on_signal` is async-signal-safe (see its docs), and `sig` is not one of the
-        // signals that signal-hook-registry forbids.
-        unsafe { signal_hook_registry::register(sig, move || on_signal(sig)) }?;
-        REGISTERED.fetch_or(bit, Ordering::AcqRel);
+        INSTALLED.fetch_or(bit(sig), Ordering::AcqRel);
     }
 
-    // `atexit` registrations survive fork, so once per process image is enough.
-    static AT_EXIT: Once = Once::new();
-    let mut result = Ok(());
-    AT_EXIT.call_once(|| {
+    if !AT_EXIT_REGISTERED.swap(true, Ordering::AcqRel) {
+        // The entry that ends the process after everything else at exit is normally
+        // registered at load time (`REGISTER_FINAL`); if that did not happen, now is the
+        // next best time.
+        std::hint::black_box(&REGISTER_FINAL);
+        if !FINAL_REGISTERED.load(Ordering::Acquire) {
+            register_final();
+        }
         // SAFETY: `at_exit` is a plain `extern "C" fn()` that lives as long as the program.
         if unsafe { libc::atexit(at_exit) } != 0 {
-            result = Err(io::Error::other("atexit refused to register the exit hook"));
+            return Err(io::Error::other("atexit refused to register the exit hook"));
         }
-    });
-    result
+    }
+    Ok(())
+}
+
+fn bit(sig: i32) -> u64 {
+    1u64.checked_shl(sig as u32).unwrap_or(0)
 }
 
 /// `sig`'s current action: `SIG_DFL`, `SIG_IGN` or a handler.
@@ -163,42 +171,22 @@ fn action(sig: i32) -> io::Result<libc::sighandler_t> {
     Ok(old.sa_sigaction)
 }
 
-/// Linux: a close-on-exec signalfd for each of `sigs` that the calling thread does not block,
-/// as (fd, signal). A signal blocked here is likely taken by the program itself with
-/// `sigwait` or a signalfd of its own (it blocked it before starting its threads): leave it
-/// to the handler, which then never runs. Best effort: a signal without a signalfd is still
-/// handled through the pipe.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn signal_fds(sigs: &[i32]) -> Vec<(i32, i32)> {
-    // SAFETY: an all-zero sigset_t is a valid out-parameter; a null new set only queries.
-    let mut blocked: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut blocked) };
-    let mut fds = Vec::new();
-    for &sig in sigs {
-        // SAFETY: a valid sigset and signal number.
-        if unsafe { libc::sigismember(&blocked, sig) } == 1 {
-            continue;
-        }
-        // SAFETY: an all-zero sigset_t is valid to pass to sigemptyset.
-        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: valid sigset, valid signal; signalfd(-1, ...) creates a new descriptor.
-        let fd = unsafe {
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
-        };
-        if fd >= 0 {
-            fds.push((fd, sig));
-        }
+/// Makes [`plain_handler`] the action for `sig`.
+fn install_plain(sig: i32) -> io::Result<()> {
+    // SAFETY: a zeroed sigaction is valid; the fields set below make it a proper SA_SIGINFO
+    // action whose handler lives for the whole program.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = plain_handler as *const () as libc::sighandler_t;
+    sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    // SAFETY: `sa.sa_mask` is a valid sigset; `sig` is a valid signal number.
+    let rc = unsafe {
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
     }
-    fds
-}
-
-/// Elsewhere the watcher waits on the pipe alone.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn signal_fds(_: &[i32]) -> Vec<(i32, i32)> {
-    Vec::new()
+    Ok(())
 }
 
 /// A close-on-exec pipe whose write end never blocks: returns (read, write).
@@ -227,117 +215,137 @@ fn wake_pipe() -> io::Result<(i32, i32)> {
     Ok((fds[0], fds[1]))
 }
 
-/// The signal action. Async-signal-safe: `getpid`, atomics, `write`, and in a forked child
-/// `sigaction`/`pthread_sigmask`/`raise`/`_exit`. No allocation, no lock, no panic.
+/// The handler installed with a plain `sigaction`.
+extern "C" fn plain_handler(sig: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let saved = errno();
+    on_signal(sig);
+    set_errno(saved);
+}
+
+/// The signal action. Async-signal-safe: `getpid`, atomics, `write`, `sigaction`, and to end
+/// the process `pthread_sigmask`/`raise`/`_exit`. No allocation, no lock, no panic.
 fn on_signal(sig: i32) {
     // SAFETY: getpid is async-signal-safe.
     if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire) {
-        // A child forked without exec (or a signal before set-up finished): no watcher runs
-        // here, so take the default action rather than become unkillable.
-        die_by_signal(sig);
+        // No watcher of ours runs here (a child forked without exec). If ours is still the
+        // process's handler for this signal, nothing else handles it: take the default action
+        // rather than make the process unkillable. Otherwise a handler installed after ours
+        // (which called us) owns the signal.
+        let ours_on_top = PLAIN.load(Ordering::Acquire) & bit(sig) != 0
+            && action(sig).is_ok_and(|a| a == plain_handler as *const () as libc::sighandler_t);
+        if ours_on_top {
+            die_by_signal(sig);
+        }
+        return;
     }
-    let first = FIRST_SIGNAL
-        .compare_exchange(0, sig, Ordering::AcqRel, Ordering::Relaxed)
-        .is_ok();
-    // The delivery of the signal that the watcher claimed from its signalfd: the watcher is
-    // already running the shutdown for it, and it is not a repeat.
-    let claimed = !first
-        && FIRST_SIGNAL
-            .compare_exchange(
-                sig | CLAIMED_BY_WATCHER,
-                sig,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_ok();
-    if !claimed
-        && (!first || shutdown::STARTED.load(Ordering::Acquire))
-        && shutdown::FORCE_ON_REPEAT.load(Ordering::Acquire)
-    {
-        // Opt-in: a termination signal after the shutdown started ends the process now.
-        die_by_signal(sig);
-    }
-    if first {
-        let byte = 1u8;
-        // SAFETY: write(2) is async-signal-safe; the fd is our non-blocking pipe. Nothing useful
-        // can be done about an error here (the pipe is empty, so it cannot be full).
-        unsafe {
-            libc::write(
-                WAKE_FD.load(Ordering::Acquire),
-                (&byte as *const u8).cast(),
-                1,
-            )
-        };
+    match MODE.load(Ordering::Acquire) {
+        // The hooks are done: nothing is left to protect, so the signal ends the process at
+        // once, as it would without safe-exit.
+        ENDING => die_by_signal(sig),
+        mode => {
+            let first = FIRST_SIGNAL
+                .compare_exchange(0, sig, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok();
+            if !first || mode == STARTED {
+                // A repeat: shutdown was already requested or the hooks run.
+                if FORCE_ON_REPEAT.load(Ordering::Acquire) {
+                    die_by_signal(sig);
+                }
+                return;
+            }
+            let byte = 1u8;
+            // SAFETY: write(2) is async-signal-safe; the fd is our non-blocking pipe. Nothing
+            // useful can be done about an error here (the pipe holds at most a few bytes).
+            unsafe {
+                libc::write(
+                    WAKE_FD.load(Ordering::Acquire),
+                    (&byte as *const u8).cast(),
+                    1,
+                )
+            };
+        }
     }
 }
 
-/// The watcher thread: sleeps in `poll(2)` on the pipe, which the handler writes, and on the
-/// signalfds (Linux), which the kernel makes readable as it queues a handled signal; then hands
-/// the first signal to the registry (which, in exit mode, never returns).
-fn watch(pipe: i32, signal_fds: Vec<(i32, i32)>) {
+/// Wakes the watcher, which calls the core with [`Event::Wake`]. False if this process has no
+/// watcher.
+pub(crate) fn wake() -> bool {
+    // SAFETY: getpid has no preconditions.
+    if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire) {
+        return false;
+    }
+    let byte = 2u8;
+    // SAFETY: a one-byte write from a local to our non-blocking pipe.
+    let n = unsafe {
+        libc::write(
+            WAKE_FD.load(Ordering::Acquire),
+            (&byte as *const u8).cast(),
+            1,
+        )
+    };
+    n == 1
+}
+
+/// From now on a termination signal is a repeat (shutdown was requested, or the hooks run).
+pub(crate) fn set_started() {
+    let _ = MODE.compare_exchange(NORMAL, STARTED, Ordering::AcqRel, Ordering::Relaxed);
+}
+
+/// From now on a termination signal ends the process at once (the hooks are done).
+pub(crate) fn set_ending() {
+    MODE.store(ENDING, Ordering::Release);
+}
+
+/// Whether a repeated termination signal ends the process at once.
+pub(crate) fn set_force_on_repeat(force: bool) {
+    FORCE_ON_REPEAT.store(force, Ordering::Release);
+}
+
+/// The watcher thread: sleeps in `read(2)` on the pipe, which the handler and [`wake`] write,
+/// and hands the first signal (once) and each wake-up to the core.
+fn watch(pipe: i32) {
     ask_for_short_slice();
-    let mut fds: Vec<libc::pollfd> = std::iter::once(pipe)
-        .chain(signal_fds.iter().map(|&(fd, _)| fd))
-        .map(|fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let mut buf = [0u8; 16];
+    let mut handed = false;
+    let mut buf = [0u8; 64];
     loop {
-        if FIRST_SIGNAL.load(Ordering::Acquire) != 0 {
-            // Handed over already: a signal that stays pending (blocked in every thread) must
-            // not make poll return at once forever.
-            fds.truncate(1);
-        }
-        // SAFETY: a valid array of pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        // SAFETY: reading into a local buffer from our pipe.
+        let n = unsafe { libc::read(pipe, buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
             if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             return;
         }
-        if fds[0].revents != 0 {
-            // SAFETY: reading into a local buffer from our pipe.
-            let n = unsafe { libc::read(pipe, buf.as_mut_ptr().cast(), buf.len()) };
-            if n == 0 {
-                return;
-            }
-            let sig = FIRST_SIGNAL.load(Ordering::Acquire) & !CLAIMED_BY_WATCHER;
-            if n > 0 && sig != 0 {
-                crate::registry::on_termination(ExitReason::Signal(sig));
-            }
+        if n == 0 {
+            return;
+        }
+        let got = &buf[..n as usize];
+        let event = ON_EVENT.load(Ordering::Acquire);
+        if event.is_null() {
             continue;
         }
-        // A handled signal is pending and no handler has run yet: claim it (unless a handler
-        // got there in the meantime: it then writes the pipe).
-        for (p, &(_, sig)) in fds[1..].iter().zip(&signal_fds) {
-            if p.revents & libc::POLLIN != 0
-                && FIRST_SIGNAL
-                    .compare_exchange(
-                        0,
-                        sig | CLAIMED_BY_WATCHER,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok()
-            {
-                crate::registry::on_termination(ExitReason::Signal(sig));
-                break;
+        // SAFETY: ON_EVENT only ever holds a `fn(Event)` (stored by `install`).
+        let event = unsafe { std::mem::transmute::<*mut (), fn(Event)>(event) };
+        if !handed && got.contains(&1) {
+            handed = true;
+            let sig = FIRST_SIGNAL.load(Ordering::Acquire);
+            if sig != 0 {
+                event(Event::Reason(ExitReason::Signal(sig)));
             }
+        }
+        if got.contains(&2) {
+            event(Event::Wake);
         }
     }
 }
 
-/// Linux 6.12 and later: asks the scheduler for the shortest time slice (100 µs) for the calling
-/// thread, keeping its policy and nice value. Under EEVDF a thread whose slice is shorter than
-/// the running thread's may preempt it when it wakes, instead of waiting for that slice (3 ms and
-/// more) to run out: the watcher then starts the hooks at once even when every CPU is busy, for
-/// example running a storm of signal handlers. No privilege is needed and the thread's share of
-/// CPU time is unchanged; older kernels ignore the request, and a failure (a seccomp filter)
-/// leaves the default slice.
+/// Linux 6.12 and later: asks the scheduler for the shortest time slice (100 µs) for the
+/// calling thread, keeping its policy and nice value. Under EEVDF a thread whose slice is
+/// shorter than the running thread's may preempt it when it wakes, instead of waiting for that
+/// slice (3 ms and more) to run out: the watcher then starts the hooks at once even when every
+/// CPU is busy, for example running a storm of signal handlers. No privilege is needed and the
+/// thread's share of CPU time is unchanged; older kernels ignore the request, and a failure (a
+/// seccomp filter) leaves the default slice.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn ask_for_short_slice() {
     /// `struct sched_attr`, version 0 (Linux 3.14).
@@ -372,28 +380,130 @@ fn ask_for_short_slice() {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn ask_for_short_slice() {}
 
+/// Registered with `atexit` by [`install`]: the core's normal-exit function.
 extern "C" fn at_exit() {
-    crate::registry::on_normal_exit();
+    let f = ON_EXIT.load(Ordering::Acquire);
+    if !f.is_null() {
+        // SAFETY: ON_EXIT only ever holds a `fn()` (stored by `install`).
+        let f = unsafe { std::mem::transmute::<*mut (), fn()>(f) };
+        f();
+    }
 }
 
-/// Ends the process the way `reason` says.
-pub(crate) fn terminate(reason: ExitReason) -> ! {
-    let code = match reason {
+/// Registers [`final_exit`] at load time, before the program's own `atexit` functions, so that
+/// it runs after them (`atexit` functions run newest first).
+#[used]
+#[cfg_attr(
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris"
+    ),
+    link_section = ".init_array"
+)]
+#[cfg_attr(apple, link_section = "__DATA,__mod_init_func")]
+static REGISTER_FINAL: extern "C" fn() = register_final;
+
+extern "C" fn register_final() {
+    if !FINAL_REGISTERED.swap(true, Ordering::AcqRel) {
+        // SAFETY: `final_exit` is a plain `extern "C" fn()` that lives as long as the program.
+        if unsafe { libc::atexit(final_exit) } != 0 {
+            FINAL_REGISTERED.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// The last `atexit` function: ends the process the way [`end_after_exit`] asked, once the
+/// other `atexit` functions have run, after flushing C's stdio (which `exit` would do next).
+extern "C" fn final_exit() {
+    let how = LATE_END.load(Ordering::Acquire);
+    if how != 0 {
+        // SAFETY: fflush(NULL) flushes every C stream; nothing else is running C stdio code on
+        // this thread.
+        unsafe { libc::fflush(std::ptr::null_mut()) };
+        end_now(decode(how));
+    }
+}
+
+/// Encodes how to end, for the atomics read by [`final_exit`] and the alarm handler.
+fn encode(reason: ExitReason) -> i64 {
+    match reason {
+        ExitReason::Signal(sig) => (1 << 32) | i64::from(sig as u32),
+        ExitReason::Requested(code) => (2 << 32) | i64::from(code as u32),
+        // Hooks that overran their deadline at a normal exit: the exit code `main` chose is
+        // not known here, so report failure.
+        _ => (2 << 32) | 1,
+    }
+}
+
+fn decode(how: i64) -> ExitReason {
+    let low = (how & 0xffff_ffff) as u32 as i32;
+    match how >> 32 {
+        1 => ExitReason::Signal(low),
+        _ => ExitReason::Requested(low),
+    }
+}
+
+/// Asks for the process to end the way `reason` says once `exit` has done its work (the
+/// program's other `atexit` functions, C's stdio). False if that cannot be arranged here.
+pub(crate) fn end_after_exit(reason: ExitReason) -> bool {
+    LATE_END.store(encode(reason), Ordering::Release);
+    FINAL_REGISTERED.load(Ordering::Acquire)
+}
+
+/// If the process has not ended `after` from now, a `SIGALRM` ends it the way `reason` says.
+/// For the last steps of an ending that may block on something another thread holds (stdout's
+/// lock, a full pipe). The process is ending, so `SIGALRM`'s own handler no longer matters.
+pub(crate) fn arm_ending_alarm(reason: ExitReason, after: Duration) {
+    ALARM_END.store(encode(reason), Ordering::Release);
+    // SAFETY: a zeroed sigaction/itimerval/sigset are valid; the handler lives for the
+    // program; every pointer is to a local.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = alarm_handler as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGALRM);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        let mut t: libc::itimerval = std::mem::zeroed();
+        t.it_value.tv_sec = after.as_secs().min(i32::MAX as u64) as libc::time_t;
+        t.it_value.tv_usec = after.subsec_micros().max(1) as libc::suseconds_t;
+        libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut());
+    }
+}
+
+extern "C" fn alarm_handler(_: libc::c_int) {
+    end_now(decode(ALARM_END.load(Ordering::Acquire)));
+}
+
+/// Ends the process now, the way `reason` says: by the signal (see [`die_by_signal`]), or
+/// `_exit` with the code. Async-signal-safe.
+pub(crate) fn end_now(reason: ExitReason) -> ! {
+    match reason {
         ExitReason::Signal(sig) => die_by_signal(sig),
-        ExitReason::Requested(code) => code,
-        // Hooks that overran their deadline at a normal exit: the exit code `main` chose is not
-        // known here, so report failure.
-        _ => 1,
-    };
-    // SAFETY: _exit has no preconditions.
-    unsafe { libc::_exit(code) }
+        ExitReason::Requested(code) => {
+            // SAFETY: _exit has no preconditions.
+            unsafe { libc::_exit(code) }
+        }
+        _ => {
+            // SAFETY: as above.
+            unsafe { libc::_exit(1) }
+        }
+    }
 }
 
 /// Ends the process by `sig`: default action, unblock, re-raise (glibc manual, "Handlers That
 /// Terminate the Process"). If that does not end it (PID 1 in a PID namespace ignores signals
 /// whose action is the default), `_exit(128 + sig)`, the status a shell would report.
 /// Async-signal-safe.
-fn die_by_signal(sig: i32) -> ! {
+pub(crate) fn die_by_signal(sig: i32) -> ! {
     // SAFETY: all calls are async-signal-safe, take valid pointers to locals, and a valid signal
     // number; their failure leaves only the `_exit` below, which always ends the process.
     unsafe {
@@ -406,6 +516,93 @@ fn die_by_signal(sig: i32) -> ! {
         libc::sigaddset(&mut set, sig);
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(sig);
-        libc::_exit(128 + sig)
+        libc::_exit(128u8.wrapping_add(sig as u8) as i32)
     }
+}
+
+/// An id for the calling thread: its kernel thread id on Linux, else its `pthread_t`.
+pub(crate) fn current_thread() -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // SAFETY: pthread_self has no preconditions.
+        unsafe { libc::pthread_self() as usize as u64 }
+    }
+}
+
+/// Whether the thread `thread` (of this process) sleeps in `pause()`, where Rust parks a
+/// thread that calls `std::process::exit` while another thread is already exiting. Linux reads
+/// the system call the thread is blocked in from `/proc`; elsewhere this cannot be known.
+pub(crate) fn parked_in_exit(thread: u64) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/self/task/{thread}/syscall")) else {
+            return false;
+        };
+        let mut fields = text.split_whitespace();
+        let nr: Option<libc::c_long> = fields.next().and_then(|f| f.parse().ok());
+        #[cfg(target_arch = "x86_64")]
+        if nr == Some(libc::SYS_pause) {
+            return true;
+        }
+        // Where there is no `pause` system call, libc's `pause()` is `ppoll(NULL, 0, NULL,
+        // NULL)`.
+        nr == Some(libc::SYS_ppoll) && fields.take(4).all(|a| a == "0x0")
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = thread;
+        false
+    }
+}
+
+/// Writes one line to stderr with `write(2)` itself: no lock (another thread may hold
+/// stderr's while blocked on a full pipe), never a panic.
+pub(crate) fn report(msg: &str) {
+    let mut line = Vec::with_capacity(msg.len() + 1);
+    line.extend_from_slice(msg.as_bytes());
+    line.push(b'\n');
+    let mut rest = &line[..];
+    while !rest.is_empty() {
+        // SAFETY: writing from a live buffer of `rest.len()` bytes.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n > 0 {
+            rest = &rest[n as usize..];
+        } else if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
+
+#[cfg(any(target_os = "illumos", target_os = "solaris"))]
+use libc::___errno as errno_location;
+#[cfg(any(target_os = "android", target_os = "netbsd", target_os = "openbsd"))]
+use libc::__errno as errno_location;
+#[cfg(any(target_os = "linux", target_os = "emscripten", target_os = "hurd"))]
+use libc::__errno_location as errno_location;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "tvos",
+    target_os = "watchos",
+    target_os = "visionos",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+))]
+use libc::__error as errno_location;
+
+fn errno() -> i32 {
+    // SAFETY: the thread's errno location is always valid.
+    unsafe { *errno_location() }
+}
+
+fn set_errno(value: i32) {
+    // SAFETY: as above.
+    unsafe { *errno_location() = value };
 }

@@ -4,8 +4,18 @@ mod kill;
 pub(crate) use kill::*;
 
 use std::io;
+use std::time::Duration;
 
 use crate::{ConfigFlag, ExitReason};
+
+/// What the platform reports to the core (nothing, here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A termination request.
+    Reason(ExitReason),
+    /// A wake-up.
+    Wake,
+}
 
 /// No signals are handled here.
 pub(crate) fn handled_signals(_flags: ConfigFlag) -> Vec<i32> {
@@ -13,14 +23,52 @@ pub(crate) fn handled_signals(_flags: ConfigFlag) -> Vec<i32> {
 }
 
 /// Installation is not possible on this platform.
-pub(crate) fn install(_flags: ConfigFlag) -> io::Result<()> {
+pub(crate) fn install(_flags: ConfigFlag, _on_event: fn(Event), _on_exit: fn()) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "safe-exit has no signal support for this platform yet",
     ))
 }
 
+/// No watcher here.
+pub(crate) fn wake() -> bool {
+    false
+}
+
+/// Nothing to tell a handler here.
+pub(crate) fn set_started() {}
+
+/// Nothing to tell a handler here.
+pub(crate) fn set_ending() {}
+
+/// Nothing to tell a handler here.
+pub(crate) fn set_force_on_repeat(_force: bool) {}
+
+/// No thread ids here.
+pub(crate) fn current_thread() -> u64 {
+    0
+}
+
+/// Cannot be known here.
+pub(crate) fn parked_in_exit(_thread: u64) -> bool {
+    false
+}
+
+/// Writes one line to stderr.
+pub(crate) fn report(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "{msg}");
+}
+
+/// No alarm here.
+pub(crate) fn arm_ending_alarm(_reason: ExitReason, _after: Duration) {}
+
+/// Cannot be arranged here.
+pub(crate) fn end_after_exit(_reason: ExitReason) -> bool {
+    false
+}
+
 /// Ends the process with a failure status.
-pub(crate) fn terminate(_reason: ExitReason) -> ! {
+pub(crate) fn end_now(_reason: ExitReason) -> ! {
     std::process::abort()
 }

@@ -20,8 +20,8 @@
 //! [`crate::request_shutdown`] instead.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::time::Duration;
 
 use windows_sys::core::BOOL;
 use windows_sys::Win32::Foundation::{FALSE, STATUS_CONTROL_C_EXIT, TRUE};
@@ -40,6 +40,21 @@ use crate::{ConfigFlag, ExitReason};
 static FLAGS: AtomicU32 = AtomicU32::new(0);
 /// Whether [`handler`] is registered (for [`reinstall`]).
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// The core's functions: for a console event, and at a normal exit.
+static ON_EVENT: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+static ON_EXIT: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+/// Whether [`at_exit`] is registered with the C runtime's `atexit`.
+static AT_EXIT_REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// What the console control handler reports to the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A termination request: Ctrl-C, Ctrl-Break or a console event.
+    Reason(ExitReason),
+    /// A wake-up (never sent here: there is no watcher thread).
+    #[allow(dead_code)]
+    Wake,
+}
 
 extern "C" {
     /// The C runtime's `atexit`: runs `f` when `main` returns (the runtime then calls `exit`).
@@ -56,8 +71,11 @@ pub(crate) fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
     sigs
 }
 
-/// Sets up the console (by flag), the console control handler and the exit hook.
-pub(crate) fn install(flags: ConfigFlag) -> io::Result<()> {
+/// Sets up the console (by flag), the console control handler, which calls `on_event` on the
+/// thread Windows creates for each event, and `on_exit` at a normal exit.
+pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> io::Result<()> {
+    ON_EVENT.store(on_event as *mut (), Ordering::Release);
+    ON_EXIT.store(on_exit as *mut (), Ordering::Release);
     FLAGS.store(flags.bits(), Ordering::Release);
     // SAFETY: console functions without pointer arguments; a null window is checked for.
     unsafe {
@@ -86,15 +104,13 @@ pub(crate) fn install(flags: ConfigFlag) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     INSTALLED.store(true, Ordering::Release);
-    static AT_EXIT: Once = Once::new();
-    let mut result = Ok(());
-    AT_EXIT.call_once(|| {
+    if !AT_EXIT_REGISTERED.swap(true, Ordering::AcqRel) {
         // SAFETY: `at_exit` is a plain `extern "C" fn()` that lives as long as the program.
         if unsafe { atexit(at_exit) } != 0 {
-            result = Err(io::Error::other("atexit refused to register the exit hook"));
+            return Err(io::Error::other("atexit refused to register the exit hook"));
         }
-    });
-    result
+    }
+    Ok(())
 }
 
 /// Registers [`handler`] again if it was installed: Windows empties the table of control
@@ -128,29 +144,69 @@ unsafe extern "system" fn handler(ctrl: u32) -> BOOL {
         // Not ours: the next handler, or Windows' default (which ends the process).
         _ => return FALSE,
     };
-    // Exit mode: runs the hooks here and ends the process. It returns in notify mode (after
-    // the grace period, if one is set and `main` returned in time), or when another trigger
-    // is already running the hooks.
-    crate::registry::on_termination(reason);
-    if matches!(
-        ctrl,
-        CTRL_CLOSE_EVENT | CTRL_LOGOFF_EVENT | CTRL_SHUTDOWN_EVENT
-    ) {
-        // Returning would let Windows end the process now, under a running hook or mid-drain:
-        // keep this thread until the hooks are done, then end as the event asks.
-        crate::registry::wait_done();
-        crate::registry::end(reason);
+    // Exit mode: the core runs the hooks here and ends the process. For close, logoff and
+    // shutdown it keeps this thread until the hooks are done, then ends the process: returning
+    // would let Windows end it now, under a running hook or mid-drain.
+    let f = ON_EVENT.load(Ordering::Acquire);
+    if !f.is_null() {
+        // SAFETY: ON_EVENT only ever holds a `fn(Event)` (stored by `install`).
+        let f = unsafe { std::mem::transmute::<*mut (), fn(Event)>(f) };
+        f(Event::Reason(reason));
     }
     TRUE
 }
 
 extern "C" fn at_exit() {
-    crate::registry::on_normal_exit();
+    let f = ON_EXIT.load(Ordering::Acquire);
+    if !f.is_null() {
+        // SAFETY: ON_EXIT only ever holds a `fn()` (stored by `install`).
+        let f = unsafe { std::mem::transmute::<*mut (), fn()>(f) };
+        f();
+    }
+}
+
+/// No watcher thread here: the core starts a thread of its own when it needs one.
+pub(crate) fn wake() -> bool {
+    false
+}
+
+/// A console event handler has no repeat logic of its own: the core decides.
+pub(crate) fn set_started() {}
+
+/// As [`set_started`].
+pub(crate) fn set_ending() {}
+
+/// As [`set_started`].
+pub(crate) fn set_force_on_repeat(_force: bool) {}
+
+/// The calling thread's id.
+pub(crate) fn current_thread() -> u64 {
+    // SAFETY: GetCurrentThreadId has no preconditions.
+    u64::from(unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() })
+}
+
+/// Cannot be known here (`std::process::exit` on Windows does not park other threads anyway).
+pub(crate) fn parked_in_exit(_thread: u64) -> bool {
+    false
+}
+
+/// Writes one line to stderr, never panicking.
+pub(crate) fn report(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "{msg}");
+}
+
+/// Nothing to arm here: ending is `ExitProcess`, which takes no lock of the program's.
+pub(crate) fn arm_ending_alarm(_reason: ExitReason, _after: Duration) {}
+
+/// Not possible here: the process ends inside `exit`, as before.
+pub(crate) fn end_after_exit(_reason: ExitReason) -> bool {
+    false
 }
 
 /// Ends the process the way `reason` says: after Ctrl-C, Ctrl-Break or a console event with
 /// `STATUS_CONTROL_C_EXIT` (0xC000013A), as Windows' own default handler does.
-pub(crate) fn terminate(reason: ExitReason) -> ! {
+pub(crate) fn end_now(reason: ExitReason) -> ! {
     let code = match reason {
         ExitReason::Signal(_) | ExitReason::ConsoleEvent(_) => STATUS_CONTROL_C_EXIT as u32,
         ExitReason::Requested(code) => code as u32,

@@ -1,0 +1,565 @@
+//! How the process ends: the triggers, running the hooks, the deadlines, and the ending
+//! itself. Platform-free; `sys` provides the primitives and reaches this module only through
+//! the two functions given to `sys::install` ([`on_event`] and [`on_normal_exit`]).
+//!
+//! Triggers: a signal or console event ([`on_event`]), `main` returning or `exit` being called
+//! ([`on_normal_exit`]), and [`request_shutdown`]. Exactly one of them wins
+//! ([`State::begin`](crate::state::State::begin)) and the hooks run once.
+//!
+//! **Which thread runs the hooks.** The winner's thread, except at a normal exit: the exiting
+//! thread's thread-locals are already destroyed by then (glibc destroys them before it calls
+//! the `atexit` functions), so the hooks run on a fresh thread while the exiting thread waits.
+//! That also means a hook that calls `std::process::exit` there is not a second exit on the
+//! same thread (which Rust turns into an abort): Rust parks that thread for good, the waiting
+//! thread notices ([`sys::parked_in_exit`]) and continues with the remaining hooks on another
+//! fresh thread.
+//!
+//! **Ending.** After the hooks the process ends the way the trigger says. Outside `exit` that is
+//! done at once: `raise` for a signal, `exit(code)` for a request (so C's `atexit` functions
+//! and stdio still run). Inside `exit` (a normal exit that must end by a signal or another
+//! code) it is left to `sys::end_after_exit`, which ends the process after `exit` has done its
+//! work. The last steps never wait on a lock that another thread may hold for good (stdout's,
+//! held by a thread blocked on a full pipe): a bounded alarm ends the process if they block.
+
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use crate::state::{self, Begin, Hook, Phase, Process};
+use crate::sys::imp as sys;
+use crate::{ConfigFlag, Error, ExitReason, ShutdownPolicy};
+
+/// How long the last steps of an ending (flushing stdout) may block before the process ends
+/// anyway.
+const ENDING_BOUND: Duration = Duration::from_millis(100);
+
+/// Installs `flags` in this process unless it is already configured. With `strict`, an
+/// existing configuration that differs is an error; without, the existing one stands.
+pub(crate) fn install(flags: ConfigFlag, strict: bool) -> Result<(), Error> {
+    let p = state::process();
+    let mut st = p.lock();
+    match st.config {
+        Some(current) if strict && current != flags => Err(Error::AlreadyConfigured {
+            current,
+            requested: flags,
+        }),
+        Some(_) => Ok(()),
+        None => {
+            // Under the state lock, so that two threads cannot both install; `sys::install`
+            // never waits for anything that takes this lock.
+            sys::install(flags, on_event, on_normal_exit).map_err(Error::Install)?;
+            sys::set_force_on_repeat(st.policy.force_on_repeat);
+            st.config = Some(flags);
+            Ok(())
+        }
+    }
+}
+
+/// The configuration in force in this process.
+pub(crate) fn configured() -> Option<ConfigFlag> {
+    state::existing().and_then(|p| p.lock().config)
+}
+
+/// Adds a hook; returns its id.
+pub(crate) fn register(hook: Hook) -> u64 {
+    state::process().lock().push(hook)
+}
+
+/// Removes a hook of this process; true if it was still registered.
+pub(crate) fn unregister(id: u64) -> bool {
+    let Some(p) = state::existing() else {
+        return false;
+    };
+    let removed = p.lock().remove(id);
+    // Dropped here, without the lock: its destructor may do anything.
+    removed.is_some()
+}
+
+/// Why the process is ending, if it is.
+pub(crate) fn exit_reason() -> Option<ExitReason> {
+    state::existing().and_then(|p| p.lock().exit_reason())
+}
+
+/// The shutdown request, if there was one.
+pub(crate) fn requested() -> Option<ExitReason> {
+    state::existing().and_then(|p| p.lock().requested())
+}
+
+/// The policy in force.
+pub(crate) fn policy() -> ShutdownPolicy {
+    state::existing().map_or(ShutdownPolicy::exit(), |p| p.lock().policy)
+}
+
+/// Changes the policy. Whatever waits on it (the grace period, the hook deadline) follows.
+pub(crate) fn set_policy(policy: ShutdownPolicy) {
+    let p = state::process();
+    let mut st = p.lock();
+    st.policy = policy;
+    sys::set_force_on_repeat(policy.force_on_repeat);
+    let watch_deadline =
+        st.phase == Phase::Running && policy.hook_deadline.is_some() && !st.deadline_watched;
+    if watch_deadline {
+        st.deadline_watched = true;
+    }
+    let supervise = st.request.is_some() && st.phase == Phase::Idle && !st.supervised;
+    drop(st);
+    p.changed.notify_all();
+    if watch_deadline {
+        watch_hook_deadline(p);
+    }
+    if supervise {
+        start_supervisor(p);
+    }
+}
+
+/// Blocks until shutdown is requested or `limit` passes (`None`: no limit).
+pub(crate) fn wait(limit: Option<Duration>) -> Option<ExitReason> {
+    // A limit too far away to represent is no limit.
+    let deadline = limit.and_then(|d| Instant::now().checked_add(d));
+    let p = state::process();
+    let mut st = p.lock();
+    loop {
+        if let Some(reason) = st.requested() {
+            return Some(reason);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        st = p.wait(st, deadline);
+    }
+}
+
+/// The watcher thread's report (unix), or a console event on the thread Windows created for
+/// it.
+fn on_event(event: sys::Event) {
+    match event {
+        sys::Event::Wake => {
+            let p = state::process();
+            let mut st = p.lock();
+            if st.request.is_some() && st.phase == Phase::Idle && !st.supervised {
+                st.supervised = true;
+                drop(st);
+                supervise(p);
+            }
+        }
+        sys::Event::Reason(reason) => {
+            on_termination(reason);
+            if let ExitReason::ConsoleEvent(_) = reason {
+                // Windows ends the process as soon as the handler of a close, logoff or
+                // shutdown event returns: keep it until the hooks are done, then end.
+                let p = state::process();
+                wait_done(p, sys::current_thread());
+                end(effective(p, reason));
+            }
+        }
+    }
+}
+
+/// What the termination request of `reason` found.
+enum Outcome {
+    /// Notify mode: the request was recorded (or was already); the program drains.
+    Notified,
+    /// Exit mode: another thread runs, or ran, the hooks, and ends the process.
+    Elsewhere,
+}
+
+/// A termination request: a signal, a console event, or [`request_shutdown`]. Exit mode: the
+/// first one runs the hooks on the calling thread and ends the process (it does not return);
+/// notify mode: the first one wakes the waiters and enforces the grace period.
+fn on_termination(reason: ExitReason) -> Outcome {
+    let p = state::process();
+    let me = sys::current_thread();
+    let mut st = p.lock();
+    let wakers = st.request(reason, Instant::now());
+    sys::set_started();
+    if st.policy.notify {
+        let first = wakers.is_some();
+        if first {
+            st.supervised = true;
+        }
+        drop(st);
+        wake(p, wakers);
+        if first {
+            supervise(p);
+        }
+        return Outcome::Notified;
+    }
+    match st.begin(reason, me) {
+        Begin::Won => {
+            drop(st);
+            wake(p, wakers);
+            run_hooks(p);
+            end(effective(p, reason))
+        }
+        Begin::InProgress(_) if st.runner == Some(me) => {
+            // `request_shutdown` from inside a hook: the hook asks to end the process this
+            // way. The remaining hooks run here; the hook does not get control back.
+            st.end_after_hooks = Some(reason);
+            let exiting = st.exiting;
+            drop(st);
+            wake(p, wakers);
+            run_hooks(p);
+            if exiting == Some(me) {
+                // Only where no thread could be started at a normal exit (the hooks run on the
+                // exiting thread): the exit in progress ends the process with this code.
+                return Outcome::Elsewhere;
+            }
+            if exiting.is_some() {
+                // The exiting thread waits for the hooks, and ends the process with the code.
+                park_forever();
+            }
+            end(reason)
+        }
+        _ => {
+            drop(st);
+            wake(p, wakers);
+            Outcome::Elsewhere
+        }
+    }
+}
+
+/// [`crate::request_shutdown`].
+pub(crate) fn request_shutdown(code: i32) {
+    let reason = ExitReason::Requested(code);
+    if let Err(e) = install(crate::DEFAULT_CONFIG, false) {
+        sys::report(&format!("{e}; shutdown requested without signal handling"));
+    }
+    let p = state::process();
+    if !p.lock().policy.notify {
+        if let Outcome::Elsewhere = on_termination(reason) {
+            // Another trigger runs the hooks and ends the process; as documented, this call
+            // does not return (unless the exit in progress is on this very thread).
+            let me = sys::current_thread();
+            let st = p.lock();
+            if st.exiting != Some(me) && st.runner != Some(me) {
+                drop(st);
+                park_forever();
+            }
+        }
+        return;
+    }
+    let wakers = p.lock().request(reason, Instant::now());
+    sys::set_started();
+    let first = wakers.is_some();
+    wake(p, wakers);
+    if first {
+        start_supervisor(p);
+    }
+}
+
+/// Wakes the waiters of the request (futures, blocked threads).
+fn wake(p: &Process, wakers: Option<Vec<std::task::Waker>>) {
+    p.changed.notify_all();
+    for w in wakers.into_iter().flatten() {
+        w.wake();
+    }
+}
+
+/// Starts a supervisor for the request unless one runs: the watcher thread where there is
+/// one (it checks again under the lock), else a thread of its own.
+fn start_supervisor(p: &'static Process) {
+    if p.lock().supervised || sys::wake() {
+        return;
+    }
+    let mut st = p.lock();
+    if st.supervised {
+        return;
+    }
+    st.supervised = true;
+    drop(st);
+    let spawned = std::thread::Builder::new()
+        .name("safe-exit-grace".into())
+        .spawn(move || supervise(p));
+    if let Err(e) = spawned {
+        p.lock().supervised = false;
+        sys::report(&format!(
+            "safe-exit: cannot start the grace-period timer ({e}); no grace deadline"
+        ));
+    }
+}
+
+/// Notify mode, after the request: waits until `main` returns (the hooks start), and enforces
+/// the grace period of the policy in force, whenever it was set. If the grace period runs out,
+/// or the policy is switched to exit mode, the hooks run here and the process ends as exit
+/// mode would.
+fn supervise(p: &'static Process) {
+    let mut st = p.lock();
+    loop {
+        if st.phase != Phase::Idle {
+            return;
+        }
+        let Some(reason) = st.requested() else {
+            return;
+        };
+        let deadline = st.grace_deadline();
+        let expired = !st.policy.notify || deadline.is_some_and(|d| Instant::now() >= d);
+        if expired {
+            if st.begin(reason, sys::current_thread()) != Begin::Won {
+                return;
+            }
+            let grace = st.policy.grace;
+            let notify = st.policy.notify;
+            drop(st);
+            p.changed.notify_all();
+            if notify {
+                sys::report(&format!(
+                    "safe-exit: shutdown was requested ({reason:?}) but main did not return \
+                     within the grace period of {:?}; running the exit hooks and ending the \
+                     process",
+                    grace.unwrap_or_default()
+                ));
+            }
+            run_hooks(p);
+            end(effective(p, reason));
+        }
+        st = p.wait(st, deadline);
+    }
+}
+
+/// The process is exiting normally (`main` returned or `exit` was called), on the exiting
+/// thread, inside `exit`.
+fn on_normal_exit() {
+    let Some(p) = state::existing() else {
+        // Nothing was set up in this process (a child forked without exec that never called
+        // safe-exit): the hooks it inherited are its parent's.
+        return;
+    };
+    let me = sys::current_thread();
+    let mut st = p.lock();
+    if st.exiting.is_none() {
+        st.exiting = Some(me);
+    }
+    let reason = st.requested().unwrap_or(ExitReason::Exit);
+    match st.begin(reason, me) {
+        Begin::Won => {
+            st.runner = None;
+            drop(st);
+            sys::set_started();
+            p.changed.notify_all();
+            run_elsewhere_and_wait(p, me);
+        }
+        Begin::InProgress(_) if st.runner == Some(me) => {
+            // A hook on this thread called `exit`: it ends the process now, with its code.
+            // The remaining hooks still run, on another thread (this one's thread-locals are
+            // gone).
+            st.runner = None;
+            drop(st);
+            sys::report(&format!(
+                "safe-exit: an exit hook called exit ({}); running the remaining hooks",
+                current_name(p)
+            ));
+            run_elsewhere_and_wait(p, me);
+            sys::set_ending();
+            return;
+        }
+        Begin::InProgress(_) => {
+            // Another trigger is running the hooks: wait for it, so the process does not end
+            // under a running hook, then end the way it would have.
+            drop(st);
+            wait_done(p, me);
+        }
+        Begin::Done(_) => {
+            drop(st);
+            sys::set_ending();
+            return;
+        }
+    }
+    sys::set_ending();
+    let st = p.lock();
+    let end = st.end_after_hooks.or(match st.reason {
+        Some(r @ ExitReason::Signal(_)) | Some(r @ ExitReason::ConsoleEvent(_))
+            if st.policy.exit_by_signal || !st.policy.notify =>
+        {
+            Some(r)
+        }
+        Some(r @ ExitReason::Requested(_)) if !st.policy.notify => Some(r),
+        _ => None,
+    });
+    drop(st);
+    if let Some(reason) = end {
+        // After `exit` has done its work: the other `atexit` functions, C's stdio.
+        if !sys::end_after_exit(reason) {
+            end_now(reason);
+        }
+    }
+}
+
+/// The name of the hook running now.
+fn current_name(p: &Process) -> Cow<'static, str> {
+    p.lock()
+        .current
+        .clone()
+        .unwrap_or(Cow::Borrowed("(between hooks)"))
+}
+
+/// At a normal exit: runs the hooks on a fresh thread and waits for them.
+fn run_elsewhere_and_wait(p: &'static Process, me: u64) {
+    if !start_runner(p) {
+        // No thread can be started: run them here, as well as can be done.
+        p.lock().runner = Some(me);
+        run_hooks(p);
+        return;
+    }
+    wait_done(p, me);
+}
+
+/// Starts a thread that runs the remaining hooks; false if none can be started.
+fn start_runner(p: &'static Process) -> bool {
+    std::thread::Builder::new()
+        .name("safe-exit-hooks".into())
+        .spawn(move || run_hooks(p))
+        .is_ok()
+}
+
+/// Waits until the hooks are done. If the thread running them is parked for good in Rust's
+/// `std::process::exit` (a hook called it while this thread was already exiting), the
+/// remaining hooks continue on a fresh thread.
+fn wait_done(p: &'static Process, me: u64) {
+    let mut poll = Duration::from_millis(10);
+    let mut st = p.lock();
+    loop {
+        if st.phase == Phase::Done {
+            return;
+        }
+        st = p.wait_for(st, poll);
+        poll = (poll * 2).min(Duration::from_millis(100));
+        if st.phase != Phase::Running || st.exiting != Some(me) {
+            continue;
+        }
+        let Some(runner) = st.runner else { continue };
+        if runner != me && sys::parked_in_exit(runner) {
+            let name = st
+                .current
+                .take()
+                .unwrap_or(Cow::Borrowed("(between hooks)"));
+            st.runner = None;
+            drop(st);
+            sys::report(&format!(
+                "safe-exit: exit hook {name} called exit while the process was already \
+                 exiting; running the remaining hooks"
+            ));
+            if !start_runner(p) {
+                p.lock().runner = Some(me);
+                run_hooks(p);
+            }
+            st = p.lock();
+        }
+    }
+}
+
+/// Runs the remaining hooks, newest first, on the calling thread, then marks the ending done
+/// and wakes the waiters.
+fn run_hooks(p: &'static Process) {
+    let me = sys::current_thread();
+    {
+        let mut st = p.lock();
+        st.runner = Some(me);
+        if st.started_at.is_none() {
+            st.started_at = Some(Instant::now());
+        }
+        if st.policy.hook_deadline.is_some() && !st.deadline_watched {
+            st.deadline_watched = true;
+            drop(st);
+            watch_hook_deadline(p);
+        }
+    }
+    loop {
+        // Pop under the lock, run without it: a hook may register, unregister or configure.
+        let next = p.lock().pop();
+        let Some(hook) = next else { break };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(hook.run)) {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(non-string panic payload)");
+            sys::report(&format!(
+                "safe-exit: an exit hook panicked ({msg}); running the remaining hooks"
+            ));
+        }
+    }
+    let mut st = p.lock();
+    if st.phase == Phase::Running {
+        st.finish();
+    }
+    drop(st);
+    p.changed.notify_all();
+}
+
+/// Ends the process if the hooks are not done within the policy's hook deadline (the one in
+/// force, whenever it was set), naming the hook still running.
+fn watch_hook_deadline(p: &'static Process) {
+    let watchdog = std::thread::Builder::new()
+        .name("safe-exit-hook-deadline".into())
+        .spawn(move || {
+            let mut st = p.lock();
+            loop {
+                if st.phase == Phase::Done {
+                    return;
+                }
+                let limit = st.policy.hook_deadline;
+                let deadline = st
+                    .started_at
+                    .zip(limit)
+                    .and_then(|(at, limit)| at.checked_add(limit));
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    let name = st
+                        .current
+                        .clone()
+                        .unwrap_or(Cow::Borrowed("(between hooks)"));
+                    let reason = st.end_after_hooks.or(st.reason).unwrap_or(ExitReason::Exit);
+                    drop(st);
+                    // Armed before the report: stderr may be a full pipe too.
+                    sys::arm_ending_alarm(reason, ENDING_BOUND);
+                    sys::report(&format!(
+                        "safe-exit: the exit hooks did not finish within {:?}; still running: \
+                         {name}; ending the process now",
+                        limit.unwrap_or_default()
+                    ));
+                    end_now(reason);
+                }
+                st = p.wait(st, deadline);
+            }
+        });
+    if let Err(e) = watchdog {
+        p.lock().deadline_watched = false;
+        sys::report(&format!(
+            "safe-exit: cannot enforce the hook deadline ({e}); hooks run unbounded"
+        ));
+    }
+}
+
+/// How the process ends after a run started by `reason`: a hook may have asked for another
+/// ending (`request_shutdown` from inside a hook).
+fn effective(p: &Process, reason: ExitReason) -> ExitReason {
+    p.lock().end_after_hooks.unwrap_or(reason)
+}
+
+/// Ends the process after the hooks ran, outside `exit`: by the signal (at once, as the
+/// signal would have), or with `exit(code)` (so C's `atexit` functions and stdio still run).
+fn end(reason: ExitReason) -> ! {
+    sys::set_ending();
+    match reason {
+        ExitReason::Requested(code) => std::process::exit(code),
+        _ => end_now(reason),
+    }
+}
+
+/// Ends the process now, without `exit`: by the signal, or `_exit` with the code. Flushes what
+/// `print!` left in stdout's buffer first, unless that blocks (another thread holds stdout's
+/// lock while blocked on a full pipe): the process then ends anyway, shortly.
+pub(crate) fn end_now(reason: ExitReason) -> ! {
+    sys::set_ending();
+    sys::arm_ending_alarm(reason, ENDING_BOUND);
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
+    sys::end_now(reason)
+}
+
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
+}

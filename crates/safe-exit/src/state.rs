@@ -1,0 +1,522 @@
+//! The process state: one value, behind one accessor. Platform-free.
+//!
+//! Everything safe-exit knows about this process lives in one [`State`]: the configuration
+//! in force, the shutdown policy, the hooks, where the ending is (the phase machine), why, and
+//! the shutdown request with its waiters. It sits behind one mutex in one [`Process`] record
+//! that also holds the pid of the process that made it.
+//!
+//! **fork.** [`process`] compares that pid with the caller's. A child forked without exec finds
+//! its parent's record: it neither locks it (another thread of the parent may have held the
+//! lock at the moment of `fork`, and that thread does not exist in the child) nor drops it
+//! (the parent's hooks own the parent's files and buffers): it makes a fresh record of its
+//! own and leaks the inherited one. Queries ([`existing`]) never create a record, so nothing
+//! is allocated before the first `register` or `config`.
+//!
+//! **Locking.** The state mutex is the only lock here. It is held for short, non-blocking
+//! updates only, never while a hook runs, never while waking a future's waker (the wakers
+//! are taken out first), and never across a call into `sys`. The one condition variable,
+//! [`Process::changed`], is notified on every change that a waiter may be waiting for: the
+//! phase, the shutdown request, the policy.
+//!
+//! Only what a signal handler must read is kept outside, in atomics in `sys` (which process
+//! owns the watcher, the first signal, what a repeated signal does).
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::{ConfigFlag, ExitReason, ShutdownPolicy};
+
+/// A hook and the name it is reported by (its closure type unless given one).
+pub(crate) struct Hook {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) run: Box<dyn FnOnce() + Send + 'static>,
+}
+
+/// Where the process is in its ending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Nothing has started the hooks yet.
+    Idle,
+    /// A trigger won and the hooks are running.
+    Running,
+    /// The hooks have run; nothing runs them again.
+    Done,
+}
+
+/// What a trigger found when it tried to start the hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Begin {
+    /// This trigger won: the caller runs the hooks.
+    Won,
+    /// Another trigger (with this reason) is running the hooks now.
+    InProgress(ExitReason),
+    /// The hooks already ran for this reason.
+    Done(ExitReason),
+}
+
+/// Everything safe-exit knows about this process.
+pub(crate) struct State {
+    /// The configuration installed in this process, if any.
+    pub(crate) config: Option<ConfigFlag>,
+    /// What a termination request does.
+    pub(crate) policy: ShutdownPolicy,
+    /// Registered hooks, oldest first; run from the back (LIFO).
+    hooks: Vec<(u64, Hook)>,
+    /// Id for the next hook (never reused, so a stale handle is harmless).
+    next_hook: u64,
+    /// The phase machine: Idle → Running → Done.
+    pub(crate) phase: Phase,
+    /// The trigger that started the hooks.
+    pub(crate) reason: Option<ExitReason>,
+    /// The hook running now, for the hook-deadline report.
+    pub(crate) current: Option<Cow<'static, str>>,
+    /// The thread running the hooks now (a `sys` thread id).
+    pub(crate) runner: Option<u64>,
+    /// A hook asked to end the process this way (`request_shutdown` from inside a hook).
+    pub(crate) end_after_hooks: Option<ExitReason>,
+    /// When the hooks started, for the hook deadline.
+    pub(crate) started_at: Option<Instant>,
+    /// Whether a thread watches the hook deadline.
+    pub(crate) deadline_watched: bool,
+    /// The thread that is exiting normally (inside `exit`), if one is.
+    pub(crate) exiting: Option<u64>,
+    /// The shutdown request and when it came.
+    pub(crate) request: Option<(ExitReason, Instant)>,
+    /// Whether a thread enforces the grace period of the request.
+    pub(crate) supervised: bool,
+    /// Futures waiting for the request.
+    wakers: Vec<(u64, Waker)>,
+    next_waker: u64,
+}
+
+impl State {
+    /// A fresh state: nothing configured, nothing registered, nothing requested.
+    pub(crate) const fn new() -> State {
+        State {
+            config: None,
+            policy: ShutdownPolicy::exit(),
+            hooks: Vec::new(),
+            next_hook: 0,
+            phase: Phase::Idle,
+            reason: None,
+            current: None,
+            runner: None,
+            end_after_hooks: None,
+            started_at: None,
+            deadline_watched: false,
+            exiting: None,
+            request: None,
+            supervised: false,
+            wakers: Vec::new(),
+            next_waker: 0,
+        }
+    }
+
+    /// Adds a hook and returns its id.
+    pub(crate) fn push(&mut self, hook: Hook) -> u64 {
+        let id = self.next_hook;
+        self.next_hook += 1;
+        self.hooks.push((id, hook));
+        id
+    }
+
+    /// Takes the hook `id` out; `None` if it already ran or was removed. The caller drops it
+    /// after releasing the lock (a closure's `Drop` may do anything, register included).
+    pub(crate) fn remove(&mut self, id: u64) -> Option<Hook> {
+        let at = self.hooks.iter().rposition(|(i, _)| *i == id)?;
+        Some(self.hooks.remove(at).1)
+    }
+
+    /// The next hook to run (the newest), recorded as the current one.
+    pub(crate) fn pop(&mut self) -> Option<Hook> {
+        let (_, hook) = self.hooks.pop()?;
+        self.current = Some(hook.name.clone());
+        Some(hook)
+    }
+
+    /// How many hooks are registered and not yet run.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.hooks.len()
+    }
+
+    /// Tries to become the one trigger that runs the hooks, on the thread `runner`.
+    pub(crate) fn begin(&mut self, reason: ExitReason, runner: u64) -> Begin {
+        match self.phase {
+            Phase::Idle => {
+                self.phase = Phase::Running;
+                self.reason = Some(reason);
+                self.runner = Some(runner);
+                Begin::Won
+            }
+            Phase::Running => Begin::InProgress(self.reason.unwrap_or(reason)),
+            Phase::Done => Begin::Done(self.reason.unwrap_or(reason)),
+        }
+    }
+
+    /// The hooks have all run.
+    pub(crate) fn finish(&mut self) {
+        debug_assert!(self.hooks.is_empty() || self.phase != Phase::Running);
+        self.phase = Phase::Done;
+        self.current = None;
+        self.runner = None;
+    }
+
+    /// Records the shutdown request. Returns the wakers to wake (outside the lock), or `None`
+    /// if shutdown was already requested (the first reason stands).
+    pub(crate) fn request(&mut self, reason: ExitReason, now: Instant) -> Option<Vec<Waker>> {
+        if self.request.is_some() {
+            return None;
+        }
+        self.request = Some((reason, now));
+        Some(self.wakers.drain(..).map(|(_, w)| w).collect())
+    }
+
+    /// The reason shutdown was requested, if it was.
+    pub(crate) fn requested(&self) -> Option<ExitReason> {
+        self.request.map(|(r, _)| r)
+    }
+
+    /// Why the process is ending: the trigger that runs the hooks, or else the request.
+    pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
+        self.reason.or_else(|| self.requested())
+    }
+
+    /// When the grace period of the request ends, with the policy in force now; `None` if
+    /// there is no request, no grace period, or a deadline too far away to represent.
+    pub(crate) fn grace_deadline(&self) -> Option<Instant> {
+        let (_, at) = self.request?;
+        at.checked_add(self.policy.grace?)
+    }
+
+    /// Registers (or updates) the waker of the future `slot`; returns the slot.
+    pub(crate) fn add_waker(&mut self, slot: Option<u64>, waker: &Waker) -> u64 {
+        if let Some(id) = slot {
+            if let Some((_, w)) = self.wakers.iter_mut().find(|(i, _)| *i == id) {
+                w.clone_from(waker);
+                return id;
+            }
+            self.wakers.push((id, waker.clone()));
+            return id;
+        }
+        let id = self.next_waker;
+        self.next_waker += 1;
+        self.wakers.push((id, waker.clone()));
+        id
+    }
+
+    /// Forgets the waker of a dropped future.
+    pub(crate) fn remove_waker(&mut self, slot: u64) {
+        self.wakers.retain(|(i, _)| *i != slot);
+    }
+}
+
+/// The state of one process, and the pid of that process.
+pub(crate) struct Process {
+    pid: u32,
+    state: Mutex<State>,
+    /// Notified on every change of the phase, the request and the policy.
+    pub(crate) changed: Condvar,
+}
+
+impl Process {
+    /// Locks the state. A panicking hook never holds this lock, but a poisoned lock must not
+    /// stop the process from ending either.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits on [`Process::changed`], at most until `deadline` (`None`: no limit).
+    pub(crate) fn wait<'a>(
+        &self,
+        guard: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+    ) -> MutexGuard<'a, State> {
+        match deadline {
+            None => self
+                .changed
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                self.changed
+                    .wait_timeout(guard, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        }
+    }
+
+    /// Waits on [`Process::changed`] for at most `limit`.
+    pub(crate) fn wait_for<'a>(
+        &self,
+        guard: MutexGuard<'a, State>,
+        limit: Duration,
+    ) -> MutexGuard<'a, State> {
+        self.changed
+            .wait_timeout(guard, limit)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+}
+
+/// The record of the process that last set safe-exit up (or of its parent, in a child forked
+/// without exec that has not yet). Never freed: records are leaked, so a `&'static` to one is
+/// always valid, and an inherited one is never dropped.
+static CURRENT: AtomicPtr<Process> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The record of this process, made on first use (and anew in a child forked without exec).
+pub(crate) fn process() -> &'static Process {
+    let pid = std::process::id();
+    loop {
+        let seen = CURRENT.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer in CURRENT comes from `Box::leak` below and is never
+        // freed.
+        if let Some(p) = unsafe { seen.as_ref() } {
+            if p.pid == pid {
+                return p;
+            }
+        }
+        let fresh: &'static mut Process = Box::leak(Box::new(Process {
+            pid,
+            state: Mutex::new(State::new()),
+            changed: Condvar::new(),
+        }));
+        match CURRENT.compare_exchange(seen, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return fresh,
+            Err(_) => {
+                // Another thread of this process made one first. Ours was never shared.
+                // SAFETY: `fresh` came from `Box::leak` just above and nothing else has it.
+                drop(unsafe { Box::from_raw(fresh) });
+            }
+        }
+    }
+}
+
+/// The record of this process, if it has one (never creates one).
+pub(crate) fn existing() -> Option<&'static Process> {
+    // SAFETY: as in `process`.
+    let p = unsafe { CURRENT.load(Ordering::Acquire).as_ref() }?;
+    (p.pid == std::process::id()).then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(name: &'static str) -> Hook {
+        Hook {
+            name: Cow::Borrowed(name),
+            run: Box::new(|| {}),
+        }
+    }
+
+    #[test]
+    fn hooks_are_taken_newest_first_and_removed_ones_never() {
+        let mut s = State::new();
+        let a = s.push(hook("a"));
+        let b = s.push(hook("b"));
+        s.push(hook("c"));
+        assert!(s.remove(b).is_some());
+        assert!(s.remove(b).is_none(), "a removed hook is gone");
+        assert_eq!(s.pop().map(|h| h.name), Some("c".into()));
+        assert_eq!(s.current.as_deref(), Some("c"));
+        assert_eq!(s.pop().map(|h| h.name), Some("a".into()));
+        assert!(s.pop().is_none());
+        assert!(s.remove(a).is_none(), "a hook that ran cannot be removed");
+    }
+
+    #[test]
+    fn the_first_trigger_wins_and_later_ones_see_its_reason() {
+        let mut s = State::new();
+        assert_eq!(s.begin(ExitReason::Signal(15), 1), Begin::Won);
+        assert_eq!(s.runner, Some(1));
+        assert_eq!(
+            s.begin(ExitReason::Exit, 2),
+            Begin::InProgress(ExitReason::Signal(15))
+        );
+        s.finish();
+        assert_eq!(s.runner, None);
+        assert_eq!(
+            s.begin(ExitReason::Signal(2), 3),
+            Begin::Done(ExitReason::Signal(15))
+        );
+        assert_eq!(s.exit_reason(), Some(ExitReason::Signal(15)));
+    }
+
+    #[test]
+    fn only_the_first_request_counts_and_takes_the_wakers() {
+        let mut s = State::new();
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let waker = &Waker::from(std::sync::Arc::new(Noop));
+        let slot = s.add_waker(None, waker);
+        assert_eq!(s.add_waker(Some(slot), waker), slot);
+        s.add_waker(None, waker);
+        let now = Instant::now();
+        assert_eq!(
+            s.request(ExitReason::Requested(3), now).map(|w| w.len()),
+            Some(2)
+        );
+        assert!(s.request(ExitReason::Signal(15), now).is_none());
+        assert_eq!(s.requested(), Some(ExitReason::Requested(3)));
+        assert_eq!(s.exit_reason(), Some(ExitReason::Requested(3)));
+    }
+
+    #[test]
+    fn the_grace_deadline_follows_the_policy_in_force_and_never_overflows() {
+        let mut s = State::new();
+        let now = Instant::now();
+        s.request(ExitReason::Signal(15), now);
+        assert_eq!(s.grace_deadline(), None, "no grace period: no deadline");
+        s.policy = ShutdownPolicy::notify().grace_period(Duration::from_millis(200));
+        assert_eq!(s.grace_deadline(), Some(now + Duration::from_millis(200)));
+        s.policy = ShutdownPolicy::notify().grace_period(Duration::MAX);
+        assert_eq!(s.grace_deadline(), None, "too far away: no deadline");
+    }
+
+    #[test]
+    fn a_changed_pid_gets_a_fresh_record() {
+        let p = process();
+        assert!(std::ptr::eq(p, process()));
+        assert!(existing().is_some_and(|e| std::ptr::eq(e, p)));
+        // As a child forked without exec would see it: a record whose pid is not ours.
+        let inherited: &'static Process = Box::leak(Box::new(Process {
+            pid: p.pid.wrapping_add(1),
+            state: Mutex::new(State::new()),
+            changed: Condvar::new(),
+        }));
+        inherited.lock().push(hook("parent's"));
+        // Hold the inherited lock, as a parent's thread might have at the moment of fork.
+        let held = inherited.lock();
+        CURRENT.store(
+            inherited as *const Process as *mut Process,
+            Ordering::Release,
+        );
+        assert!(
+            existing().is_none(),
+            "a query does not adopt another's record"
+        );
+        let fresh = process();
+        assert!(!std::ptr::eq(fresh, inherited));
+        assert_eq!(fresh.lock().pending(), 0, "nothing inherited");
+        assert_eq!(held.pending(), 1, "the inherited hooks are left alone");
+    }
+
+    /// Every interleaving of the triggers that matter, from every starting phase: a signal
+    /// seen by the watcher, `main` returning, a registration, and a fork (which leaves the
+    /// parent's state alone and gives the child a fresh one). Each trigger is one step of
+    /// the machine as the code above takes it under the lock. Checked: the hooks run at most
+    /// once and all of them run once a run finishes; exactly one trigger wins; `Done` is
+    /// final; a fork never changes the parent's state and the child's starts `Idle` and empty.
+    #[test]
+    fn every_interleaving_of_signal_exit_register_and_fork_keeps_the_invariants() {
+        #[derive(Clone, Copy, Debug)]
+        enum Step {
+            Signal,
+            Exit,
+            Register,
+            Fork,
+            FinishRun,
+        }
+        const STEPS: [Step; 5] = [
+            Step::Signal,
+            Step::Exit,
+            Step::Register,
+            Step::Fork,
+            Step::FinishRun,
+        ];
+
+        struct World {
+            s: State,
+            ran: std::collections::HashMap<u64, u32>,
+            ids: Vec<u64>,
+            winners: u32,
+        }
+
+        fn step(w: &mut World, st: Step) {
+            match st {
+                Step::Signal | Step::Exit => {
+                    let reason = match st {
+                        Step::Signal => ExitReason::Signal(15),
+                        _ => ExitReason::Exit,
+                    };
+                    if w.s.begin(reason, 7) == Begin::Won {
+                        w.winners += 1;
+                    }
+                }
+                Step::Register => {
+                    let id = w.s.push(Hook {
+                        name: Cow::Borrowed("h"),
+                        run: Box::new(|| {}),
+                    });
+                    w.ids.push(id);
+                }
+                Step::Fork => {
+                    let before = (w.s.phase, w.s.hooks.len(), w.s.reason);
+                    let child = State::new();
+                    assert_eq!(child.phase, Phase::Idle);
+                    assert_eq!(child.hooks.len(), 0);
+                    assert_eq!((w.s.phase, w.s.hooks.len(), w.s.reason), before);
+                }
+                Step::FinishRun => {
+                    if w.s.phase == Phase::Running {
+                        // The runner pops until empty (a hook registered meanwhile runs too).
+                        let mut ids: Vec<u64> = w.s.hooks.iter().map(|(i, _)| *i).collect();
+                        ids.reverse();
+                        while w.s.pop().is_some() {}
+                        for id in ids {
+                            *w.ran.entry(id).or_default() += 1;
+                        }
+                        w.s.finish();
+                    }
+                }
+            }
+        }
+
+        fn explore(path: &mut Vec<Step>, depth: usize) {
+            if depth == 0 {
+                let mut w = World {
+                    s: State::new(),
+                    ran: Default::default(),
+                    ids: Vec::new(),
+                    winners: 0,
+                };
+                let mut done_seen = false;
+                for &st in path.iter() {
+                    step(&mut w, st);
+                    if done_seen {
+                        assert_eq!(w.s.phase, Phase::Done, "Done is final: {path:?}");
+                    }
+                    done_seen |= w.s.phase == Phase::Done;
+                }
+                assert!(w.winners <= 1, "one winner: {path:?}");
+                assert!(w.ran.values().all(|&n| n == 1), "at most once: {path:?}");
+                if w.s.phase == Phase::Done {
+                    // Every hook registered before the run finished has run.
+                    let finished_at = path
+                        .iter()
+                        .rposition(|s| matches!(s, Step::FinishRun))
+                        .unwrap_or(0);
+                    let registered_before = path[..finished_at]
+                        .iter()
+                        .filter(|s| matches!(s, Step::Register))
+                        .count();
+                    assert!(w.ran.len() >= registered_before, "all ran: {path:?}");
+                }
+                return;
+            }
+            for st in STEPS {
+                path.push(st);
+                explore(path, depth - 1);
+                path.pop();
+            }
+        }
+        explore(&mut Vec::new(), 6);
+    }
+}
