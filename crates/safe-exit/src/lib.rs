@@ -28,32 +28,69 @@
 //!
 //! # How it works
 //!
-//! Nothing happens until the first [`register`] or [`config`]: no thread, no handler, no
-//! allocation. Then, once per process:
+//! Nothing happens until the first [`register`] or [`config`]: no thread, no signal handler,
+//! no allocation (only one inert `atexit` entry, registered when the program is loaded; see
+//! below). Then, once per process:
 //!
-//! - A handler is installed for SIGINT, SIGTERM and the signals chosen by [`ConfigFlag`],
-//!   through [`signal-hook-registry`](https://docs.rs/signal-hook-registry), the registry that
-//!   `signal-hook` and `tokio` use too, so handlers installed by other code keep working
-//!   (they are chained, not replaced).
+//! - A handler is installed for SIGINT, SIGTERM and the signals chosen by [`ConfigFlag`]:
+//!   with a plain `sigaction` where the signal had its default action, or through
+//!   [`signal-hook-registry`](https://docs.rs/signal-hook-registry) (the registry that
+//!   `signal-hook` and `tokio` use too) where another handler was there first, so that it is
+//!   chained, not replaced.
 //! - The handler does only async-signal-safe work: it records the first signal in an atomic
 //!   and writes one byte to a pipe. Later signals write nothing.
-//! - One watcher thread, named `safe-exit`, sleeps in `poll` on that pipe. It wakes, runs the
+//! - One watcher thread, named `safe-exit`, sleeps in `read` on that pipe. It wakes, runs the
 //!   hooks (newest first) on this ordinary thread, then ends the process by the same signal: it
-//!   restores the default action, unblocks the signal and raises it again.
-//! - On Linux the watcher also polls a signalfd for each handled signal that had no handler
-//!   before ours, without ever reading it (the signal stays pending, and the handlers still
-//!   run). The kernel wakes the watcher as it queues the signal, instead of after another
-//!   thread ran the handler: one wake-up instead of two, and during a storm of signals the
-//!   hooks start as fast as with a dedicated `sigwaitinfo` thread. The watcher also asks the
-//!   scheduler for a short time slice (Linux 6.12+), so that it is not kept waiting behind
-//!   busy threads. Whichever of the watcher and the handler sees the signal first claims it.
-//! - An `atexit` function runs the hooks when the process exits normally.
+//!   restores the default action, unblocks the signal and raises it again. The watcher asks
+//!   the scheduler for a short time slice (Linux 6.12+), so that it is not kept waiting behind
+//!   busy threads.
+//! - An `atexit` function runs the hooks when the process exits normally, on a fresh thread
+//!   (the exiting thread's thread-locals are already destroyed at that point), while the
+//!   exiting thread waits. A second `atexit` entry, registered when the program is loaded and
+//!   inert until needed, ends the process by a signal *after* `exit` has done its work (the
+//!   program's other `atexit` functions, C's stdio) when the ending calls for one.
+//!
+//! All of this process's state (configuration, policy, hooks, phase, shutdown request) is one
+//! value behind one lock, with the pid of the process that made it. A child forked without
+//! `exec` finds its parent's value, leaves it alone (never locked, never dropped) and makes its
+//! own.
 //!
 //! A small state machine decides which trigger runs the hooks: the first one wins, later ones
 //! never start them again and never cut them short. If `main` returns while a signal-started
 //! run is in progress, the exiting thread waits for it to finish, and the process then ends by
 //! the signal. Hooks may call [`register`], [`Handle::unregister`] and [`config`]; a hook
-//! registered while the hooks run is run too, in its turn.
+//! registered while the hooks run is run too, in its turn. Once the hooks are done, a
+//! termination signal ends the process at once (it is ending anyway), so nothing slow later
+//! in `exit` can make it ignore SIGTERM.
+//!
+//! ## Edge cases, each tested in a real process
+//!
+//! - **A handler installed after ours owns its signal** (`ctrlc`, a raw `sigaction`, Python's
+//!   `signal.signal`): ours is no longer called and the hooks do not start on that signal;
+//!   they still run at exit. One installed later through `signal-hook-registry` runs beside
+//!   ours.
+//! - **fork without exec**: the child inherits nothing that acts. Its parent's hooks never run
+//!   there and are never dropped there (their destructors would act on the parent's files).
+//!   A termination signal takes its default action there, unless a handler installed by the
+//!   child (or before ours) handles it. [`register`], [`config`], [`set_shutdown_policy`] and
+//!   [`request_shutdown`] in the child start a fresh state of its own; they never deadlock on
+//!   a lock that a thread of the parent held at the moment of `fork`, and never close a
+//!   descriptor the child did not open.
+//! - **A hook that calls [`std::process::exit`]** neither aborts nor hangs the process, and the
+//!   remaining hooks still run. When the hooks were started by a signal (or a request) and no
+//!   other thread is exiting, the process then exits with the hook's code. At a normal exit
+//!   another thread is already exiting, so Rust parks the hook's thread for good: safe-exit
+//!   notices (Linux), runs the remaining hooks elsewhere, and the process exits with the
+//!   status `main` chose (or, after a signal-started run, by the signal).
+//!   [`request_shutdown`] from inside a hook (exit mode) does not return either: the remaining
+//!   hooks run and the process ends with its code.
+//! - **Ending never waits on a lock someone else holds**: flushing stdout before the process
+//!   ends by a signal is given 100 ms; a thread blocked writing to a full pipe while holding
+//!   stdout's lock cannot keep the process alive, nor can a hook blocked that way defeat the
+//!   [hook deadline](ShutdownPolicy::hook_deadline).
+//! - **Any [`Duration`]** is accepted: a grace period, hook deadline or wait too long to
+//!   represent means "no deadline". The grace period and hook deadline in force are the ones
+//!   set last, even after the shutdown started.
 //!
 //! # Graceful shutdown (services)
 //!
@@ -116,20 +153,19 @@
 //!
 //! - **Other threads keep running while the hooks run.** A hook that closes a resource must
 //!   expect other threads to still use it.
-//! - On Linux every signal sent to the process (SIGCHLD too) briefly wakes the watcher thread
-//!   inside the kernel, which finds nothing for it and sleeps again: one context switch.
 //! - Hooks run at *normal* exit through `atexit`: returning from `main` and
 //!   [`std::process::exit`] both qualify; [`std::process::abort`], `_exit`, a panic with
 //!   `panic = "abort"`, a crash (SIGSEGV) and SIGKILL do not, and cannot.
 //! - A hook that panics is reported on stderr and the remaining hooks still run, unless the
 //!   program is built with `panic = "abort"`.
-//! - A hook that calls [`std::process::exit`] ends the process there; the hooks not yet run
-//!   are skipped.
+//! - A hook that calls [`std::process::exit`] at a normal exit is detected on Linux only (from
+//!   `/proc`); elsewhere its thread stays parked and the exit waits for the
+//!   [hook deadline](ShutdownPolicy::hook_deadline), if one is set.
 //! - A signal ignored when the handlers are installed (`nohup`, `trap '' HUP`, a background job)
 //!   stays ignored: the program was told not to react to it.
 //! - Hooks belong to the process that registered them: a child created by `fork` without
-//!   `exec` does not run them, and a termination signal takes its default action there (it
-//!   never becomes unkillable). The child may [`register`] hooks of its own.
+//!   `exec` does not run them (see above). The state it inherited stays allocated in the
+//!   child (a few hundred bytes): it is never dropped there on purpose.
 //! - A process running as PID 1 in a container ignores signals whose action is the default;
 //!   after the hooks such a process ends with `_exit(128 + signal)`, the status a shell reports
 //!   for "killed by signal".
