@@ -204,8 +204,9 @@ def safe_kill(pid, kill_signal=None, timeout_secs=4, force_kill=True, silence=Tr
     ``SafeExitException``.
 
     Raises ``ValueError`` whatever ``silence`` says for a pid that must never be signalled
-    (0 is our process group, a negative pid a group or every process, our own pid ourselves)
-    and for a negative timeout; ``TypeError`` for arguments of the wrong type.
+    (0 is our process group, a negative pid a group or every process, our own pid ourselves,
+    and on Linux a thread id, ours or another process's, its whole process) and for a
+    negative timeout; ``TypeError`` for arguments of the wrong type.
     """
     if isinstance(pid, bool) or not isinstance(pid, int):
         raise TypeError(f"safe_kill: pid must be an int, not {type(pid).__name__}")

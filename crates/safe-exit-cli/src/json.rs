@@ -24,6 +24,8 @@ fn error_code(e: &KillError) -> &'static str {
     match e {
         KillError::InvalidPid { .. } => "invalid-pid",
         KillError::SelfTarget { .. } => "self-target",
+        KillError::OwnThread { .. } => "own-thread",
+        KillError::NotAProcess { .. } => "not-a-process",
         KillError::InvalidSignal { .. } => "invalid-signal",
         KillError::NotGroupLeader { .. } => "not-group-leader",
         KillError::OwnGroup { .. } => "own-group",
@@ -78,5 +80,13 @@ mod tests {
             l.starts_with(r#"{"pid":7,"error":"permission-denied","message":"not allowed"#),
             "{l}"
         );
+        let l = line(8, &Err(KillError::OwnThread { pid: 8 }));
+        assert!(l.starts_with(r#"{"pid":8,"error":"own-thread","#), "{l}");
+        let e = KillError::NotAProcess {
+            pid: 9,
+            process: Some(4),
+        };
+        let l = line(9, &Err(e));
+        assert!(l.starts_with(r#"{"pid":9,"error":"not-a-process","#), "{l}");
     }
 }

@@ -22,9 +22,10 @@ Examples:
   safe-kill --json 1234          {\"pid\":1234,\"outcome\":\"exited\"} for scripts
 
 Every pid is checked before any is signalled: a bad pid, signal or duration signals
-nothing. Pid 0, pids that would be negative as a pid_t (such as 4294967295 = -1) and
-safe-kill's own pid are refused. On Linux each process is pinned with a pidfd, so a
-recycled pid is never signalled; its exit is reported by the kernel, not polled.
+nothing. Pid 0, pids that would be negative as a pid_t (such as 4294967295 = -1),
+thread ids (Linux) and safe-kill's own pid are refused. On Linux each process is pinned
+with a pidfd, so a recycled pid is never signalled; its exit is reported by the kernel,
+not polled. A duration too long to be a deadline means none: wait until it exits.
 
 On Windows, TERM posts WM_CLOSE to the process's windows (or sends Ctrl-C to its console
 if it has none), INT sends Ctrl-C, BREAK Ctrl-Break, and the deadline ends in

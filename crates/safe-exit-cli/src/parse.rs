@@ -54,6 +54,11 @@ pub(crate) fn signal_name(sig: i32) -> String {
 }
 
 /// `TERM`, `SIGTERM`, `term`, `15` (and on Linux `RTMIN+3`, `SIGRTMAX-1`).
+///
+/// A number that fits an `i32` is passed on as it is: 0, negative numbers and numbers above
+/// the platform's last signal are refused by safe_kill, with its own message (0 only tests
+/// whether a process exists; it cannot ask one to end). A longer number, or a real-time
+/// name outside `RTMIN`..=`RTMAX`, is refused here. Never panics: all arithmetic is checked.
 pub(crate) fn parse_signal(text: &str) -> Result<i32, String> {
     let bad = || {
         format!(
@@ -64,6 +69,13 @@ pub(crate) fn parse_signal(text: &str) -> Result<i32, String> {
     if let Ok(n) = text.parse::<i32>() {
         return Ok(n); // the range is checked by safe_kill, with its own message
     }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text} is not a signal number: it is far out of range; use a name such as TERM or a \
+             number such as 15"
+        ));
+    }
     let upper = text.trim().to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     if let Some((_, n)) = SIGNALS.iter().find(|(s, _)| *s == name) {
@@ -71,23 +83,53 @@ pub(crate) fn parse_signal(text: &str) -> Result<i32, String> {
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        let (base, rest) = if let Some(rest) = name.strip_prefix("RTMIN") {
-            (libc::SIGRTMIN(), rest)
-        } else if let Some(rest) = name.strip_prefix("RTMAX") {
-            (libc::SIGRTMAX(), rest)
-        } else {
-            return Err(bad());
-        };
-        return match rest {
-            "" => Ok(base),
-            _ => {
-                let offset: i32 = rest.parse().map_err(|_| bad())?;
-                Ok(base + offset)
+        let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+        return realtime(name, min, max).ok_or_else(|| {
+            if name.starts_with("RTMIN") || name.starts_with("RTMAX") {
+                format!(
+                    "{text:?} is not a real-time signal here: they are RTMIN ({min}) to RTMAX \
+                     ({max}), written RTMIN, RTMIN+N, RTMAX-N or RTMAX"
+                )
+            } else {
+                bad()
             }
-        };
+        });
     }
     #[allow(unreachable_code)]
     Err(bad())
+}
+
+/// `RTMIN`, `RTMIN+N`, `RTMAX-N`, `RTMAX` (upper case, without `SIG`) as a signal number in
+/// `min..=max`; `None` for anything else, including offsets that leave the range or
+/// overflow.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn realtime(name: &str, min: i32, max: i32) -> Option<i32> {
+    let (base, rest) = if let Some(rest) = name.strip_prefix("RTMIN") {
+        (min, rest)
+    } else {
+        (max, name.strip_prefix("RTMAX")?)
+    };
+    let sig = if rest.is_empty() {
+        base
+    } else {
+        // A sign and decimal digits, nothing else ("RTMIN3", "RTMIN+-1", "RTMIN+ 1" are not
+        // spellings of a signal).
+        let (up, digits) = match (rest.strip_prefix('+'), rest.strip_prefix('-')) {
+            (Some(digits), _) => (true, digits),
+            (_, Some(digits)) => (false, digits),
+            _ => return None,
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let offset: i32 = digits.parse().ok()?;
+        if up {
+            base.checked_add(offset)?
+        } else {
+            base.checked_sub(offset)?
+        }
+    };
+    (min..=max).contains(&sig).then_some(sig)
 }
 
 /// `500ms`, `4s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
@@ -156,10 +198,58 @@ mod tests {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn realtime_signals() {
-        assert_eq!(parse_signal("RTMIN"), Ok(libc::SIGRTMIN()));
-        assert_eq!(parse_signal("sigrtmin+2"), Ok(libc::SIGRTMIN() + 2));
-        assert_eq!(parse_signal("RTMAX-1"), Ok(libc::SIGRTMAX() - 1));
+        let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+        assert_eq!(parse_signal("RTMIN"), Ok(min));
+        assert_eq!(parse_signal("sigrtmin+2"), Ok(min + 2));
+        assert_eq!(parse_signal("RTMAX-1"), Ok(max - 1));
+        assert_eq!(parse_signal("RTMAX"), Ok(max));
+        assert_eq!(parse_signal("RTMIN+0"), Ok(min));
+        assert_eq!(parse_signal(&format!("RTMIN+{}", max - min)), Ok(max));
+        assert_eq!(parse_signal(&format!("RTMAX-{}", max - min)), Ok(min));
         assert!(parse_signal("RTMIN+x").is_err());
+    }
+
+    /// Out of range or overflowing: an error that names the range, never a panic (in a debug
+    /// build, `RTMIN+2147483647` used to overflow an addition).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn realtime_signals_out_of_range_are_errors() {
+        let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+        for bad in [
+            "RTMIN+2147483647",
+            "RTMIN+2147483648",
+            "RTMIN+99999999999999999999",
+            "RTMAX-2147483648",
+            "RTMAX+2147483647",
+            "RTMIN-1",
+            "RTMAX+1",
+            "SIGRTMIN-2147483647",
+            &format!("RTMIN+{}", max - min + 1),
+            &format!("RTMAX-{}", max - min + 1),
+        ] {
+            let e = parse_signal(bad).unwrap_err();
+            assert!(
+                e.contains(&format!("RTMIN ({min}) to RTMAX ({max})")),
+                "{bad}: {e}"
+            );
+        }
+        for bad in [
+            "RTMIN3", "RTMIN+", "RTMIN-", "RTMIN+-1", "RTMIN++1", "RTMIN+ 1", "RTMINX", "RTMINé",
+        ] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_beyond_i32_are_errors() {
+        for bad in ["99999999999", "2147483648", "-2147483649", "+99999999999"] {
+            let e = parse_signal(bad).unwrap_err();
+            assert!(e.contains("not a signal number"), "{bad}: {e}");
+        }
+        // Within i32: passed on, refused by safe_kill with the platform's range.
+        assert_eq!(parse_signal("-1"), Ok(-1));
+        assert_eq!(parse_signal("2147483647"), Ok(i32::MAX));
+        assert_eq!(parse_signal("-2147483648"), Ok(i32::MIN));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 #![cfg(target_os = "linux")]
 
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use safe_exit_tests::{
-    block_all_signals, command, command_in_pid_namespace, is_gone, pending_signals, Child,
+    block_all_signals, command, command_in_pid_namespace, is_gone, pending_signals, pidfd_open,
+    Child, WATCHDOG,
 };
 
 const SAFE_KILL: &str = env!("CARGO_BIN_EXE_safe-kill");
@@ -43,6 +45,20 @@ fn recorder() -> Child {
     cmd.arg("1000");
     block_all_signals(&mut cmd);
     Child::from_command(cmd)
+}
+
+/// Waits (watchdog) until `sig` is pending for the process `pid` (a [`recorder`]). The kernel
+/// offers no notification for that, so this looks every millisecond.
+#[track_caller]
+fn wait_pending(pid: i32, sig: i32) {
+    let deadline = Instant::now() + WATCHDOG;
+    while pending_signals(pid) & (1 << (sig - 1)) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "signal {sig} did not reach pid {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// `sh -c SCRIPT`, waiting for its `ready` line.
@@ -89,6 +105,32 @@ fn bad_signals_signal_nothing() {
     assert_rejected(&["-s", "0"], "refusing to send signal 0");
     assert_rejected(&["-s", "STOP"], "SIGSTOP stops a process");
     assert_rejected(&["-s", "99"], "signals on this platform are 1 to");
+}
+
+/// Any signal spec, however out of range, is one line on stderr and exit 2, never a panic (a
+/// debug build used to overflow on `RTMIN+2147483647`). 0 is refused too: it only tests
+/// whether a process exists, it cannot ask one to end.
+#[test]
+fn out_of_range_signal_specs_are_one_line_errors() {
+    for (spec, says) in [
+        (
+            "RTMIN+2147483647",
+            "is not a real-time signal here: they are RTMIN (",
+        ),
+        ("RTMAX-2147483648", "is not a real-time signal here"),
+        ("RTMIN-1", "is not a real-time signal here"),
+        ("RTMAX+1", "is not a real-time signal here"),
+        ("99999999999", "99999999999 is not a signal number"),
+        ("-99999999999", "-99999999999 is not a signal number"),
+        ("2147483647", "signals on this platform are 1 to"),
+        (
+            "-1",
+            "refusing to send signal -1: signals on this platform are 1 to",
+        ),
+        ("0", "refusing to send signal 0: 0 is not a signal"),
+    ] {
+        assert_rejected(&["-s", spec], says);
+    }
 }
 
 #[test]
@@ -152,6 +194,66 @@ fn a_process_that_exits_on_sigterm() {
     assert_eq!(stdout(&out), format!("{pid}: exited after SIGTERM\n"));
     assert_eq!(stderr(&out), "");
     target.finish().assert_signalled(libc::SIGTERM);
+}
+
+/// A timeout too long to be a deadline means no deadline: wait until the process exits. It
+/// used to panic (overflow when adding the timeout to the clock) right after SIGTERM had
+/// been sent, leaving the caller without an outcome.
+#[test]
+fn a_timeout_too_long_for_a_deadline_waits_for_the_exit() {
+    let target = shell("echo ready; exec sleep 1000");
+    let pid = target.pid();
+    let mut cmd = command(SAFE_KILL);
+    cmd.args(["-t", "10000000000000000000s", &pid.to_string()]);
+    let done = Child::from_command(cmd).finish();
+    done.assert_code(0);
+    assert_eq!(
+        done.stdout,
+        [format!("{pid}: exited after SIGTERM")],
+        "{done}"
+    );
+    assert_eq!(done.stderr, "", "{done}");
+    target.finish().assert_signalled(libc::SIGTERM);
+}
+
+/// The same with --no-force on a process that ignores SIGTERM: safe-kill keeps waiting (it is
+/// still running well after the signal arrived), and reports `exited` once the process ends
+/// for another reason (here our own SIGKILL).
+#[test]
+fn no_deadline_and_no_force_waits_until_the_process_ends() {
+    // Blocks every signal: SIGTERM stays pending (where it shows), and it survives it.
+    let target = recorder();
+    let pid = target.pid();
+    let mut cmd = command(SAFE_KILL);
+    cmd.args([
+        "--no-force",
+        "-t",
+        "10000000000000000000s",
+        &pid.to_string(),
+    ]);
+    let caller = Child::from_command(cmd);
+    wait_pending(pid, libc::SIGTERM);
+    // A bounded check that safe-kill does *not* end (a pidfd poll that returns as soon as it
+    // does), not a sleep in place of a ready line.
+    let fd = pidfd_open(caller.pid()).expect("pidfd_open");
+    let mut pfd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 500) };
+    assert_eq!(rc, 0, "safe-kill ended although there is no deadline");
+    assert!(target.is_running());
+    target.signal(libc::SIGKILL);
+    let done = caller.finish();
+    done.assert_code(0);
+    assert_eq!(
+        done.stdout,
+        [format!("{pid}: exited after SIGTERM")],
+        "{done}"
+    );
+    target.finish().assert_signalled(libc::SIGKILL);
 }
 
 #[test]
@@ -264,25 +366,106 @@ fn group_mode_ends_the_worker_and_its_children() {
     worker.finish().assert_signalled(libc::SIGTERM);
 }
 
+/// A fresh directory that every user may enter, holding a copy of safe-kill that every user
+/// may run, removed when dropped. The build directory may be out of another user's reach (a
+/// checkout inside a `mktemp -d` folder, mode 0700), so the copy is what runs as `nobody`.
+struct WorldRunnable {
+    dir: std::path::PathBuf,
+    exe: std::path::PathBuf,
+}
+
+impl WorldRunnable {
+    /// Copies safe-kill into a new 0755 directory under the first of the usual temporary
+    /// directories from which `nobody` can really run it (every ancestor must be searchable
+    /// and the file system must allow exec: checked by running `--version` as `nobody`).
+    fn new() -> WorldRunnable {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let mut tried = Vec::new();
+        for base in [
+            std::env::temp_dir(),
+            "/tmp".into(),
+            "/var/tmp".into(),
+            "/dev/shm".into(),
+        ] {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let dir = base.join(format!(
+                "safe-kill-as-nobody-{}-{nanos}",
+                std::process::id()
+            ));
+            // A new directory (`create` fails if the name exists), so nobody else's.
+            if let Err(e) = std::fs::DirBuilder::new().mode(0o755).create(&dir) {
+                tried.push(format!("{}: {e}", dir.display()));
+                continue;
+            }
+            let copy = WorldRunnable {
+                exe: dir.join("safe-kill"),
+                dir,
+            };
+            // Modes set explicitly: the umask may have taken bits away.
+            let copied = std::fs::set_permissions(&copy.dir, PermissionsExt::from_mode(0o755))
+                .and_then(|()| std::fs::copy(SAFE_KILL, &copy.exe))
+                .and_then(|_| {
+                    std::fs::set_permissions(&copy.exe, PermissionsExt::from_mode(0o755))
+                });
+            if let Err(e) = copied {
+                tried.push(format!("{}: {e}", copy.exe.display()));
+                continue;
+            }
+            match as_nobody(&copy.exe).arg("--version").output() {
+                Ok(out) if out.status.success() => return copy,
+                other => tried.push(format!("{}: {other:?}", copy.exe.display())),
+            }
+        }
+        panic!("no directory from which nobody can run a copy of safe-kill: {tried:#?}");
+    }
+}
+
+impl Drop for WorldRunnable {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `exe` to be run as the user and group `nobody` (65534), without supplementary groups
+/// (std drops them when root sets a uid).
+fn as_nobody(exe: &std::path::Path) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(exe);
+    cmd.uid(65534)
+        .gid(65534)
+        .stdin(Stdio::null())
+        .current_dir("/");
+    cmd
+}
+
 #[test]
 fn permission_denied_is_an_error_and_the_target_is_untouched() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
+        // safe-kill must run as another user than the target's owner; only root can arrange
+        // that here. Under CI, where the tests run as root, not being root is a failure.
+        if std::env::var_os("CI").is_some() {
+            panic!("this test needs root to run safe-kill as the user nobody");
+        }
         eprintln!("skipped: needs root (to run safe-kill as the user nobody)");
         return;
     }
     let target = recorder();
-    let mut cmd = Command::new(SAFE_KILL);
-    cmd.arg(target.pid().to_string());
-    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
-    let out = cmd.output().expect("run safe-kill as nobody");
-    assert_eq!(out.status.code(), Some(2));
+    let copy = WorldRunnable::new();
+    let out = as_nobody(&copy.exe)
+        .arg(target.pid().to_string())
+        .output()
+        .expect("run safe-kill as nobody");
     let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains(&format!("not allowed to signal pid {}", target.pid())),
         "{err}"
     );
     assert_eq!(pending_signals(target.pid()), 0);
+    assert!(target.is_running());
+    drop(copy);
 }

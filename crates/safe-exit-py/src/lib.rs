@@ -107,7 +107,7 @@ fn schedule_install() -> PyResult<()> {
 /// # Errors
 ///
 /// - `ValueError` for a pid that must never be signalled (0, one that maps to a negative
-///   `pid_t`, our own) or a negative or non-finite timeout.
+///   `pid_t`, our own, a thread id) or a negative or non-finite timeout.
 /// - `KillFailed` for every other failure, with the core's message.
 #[pyfunction]
 fn safe_kill(
@@ -158,9 +158,10 @@ fn outcome_name(outcome: KillOutcome) -> &'static str {
 /// `SafeExitException` or silences).
 fn kill_error(e: KillError) -> PyErr {
     match e {
-        KillError::InvalidPid { .. } | KillError::SelfTarget { .. } => {
-            PyValueError::new_err(e.to_string())
-        }
+        KillError::InvalidPid { .. }
+        | KillError::SelfTarget { .. }
+        | KillError::OwnThread { .. }
+        | KillError::NotAProcess { .. } => PyValueError::new_err(e.to_string()),
         _ => KillFailed::new_err(e.to_string()),
     }
 }

@@ -111,6 +111,11 @@ impl KillOptions {
     /// How long the process has to end after the polite signal (default: 4 s). With
     /// [`safe_kill_all`] the deadline is shared: every target gets the same one.
     /// `Duration::ZERO` forces at once (after the polite signal and one check).
+    ///
+    /// Every duration is accepted. One so long that the deadline cannot be represented
+    /// (`Duration::MAX`, `Duration::from_secs(u64::MAX)`: hundreds of billions of years)
+    /// means **no deadline**: the call waits until the process has exited and reports
+    /// [`KillOutcome::Exited`]; SIGKILL is never sent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -248,6 +253,30 @@ pub enum KillError {
         /// Our own pid.
         pid: u32,
     },
+    /// The pid is the id of one of the calling process's own threads (on Linux thread ids
+    /// come from the same number space as pids, and `kill` given a thread id signals the
+    /// whole process the thread belongs to: here, the caller itself).
+    #[error(
+        "refusing to signal pid {pid}: that is a thread of this process, and a signal sent to \
+         a thread id reaches the whole process it belongs to, this one; to end this process, \
+         return from main or call std::process::exit (exit hooks run either way)"
+    )]
+    OwnThread {
+        /// The thread id as given.
+        pid: u32,
+    },
+    /// The pid is the id of a thread of another process, not of a process (on Linux thread
+    /// ids come from the same number space as pids). `kill` would signal the thread's whole
+    /// process; safe_kill refuses instead, so that a thread id is never mistaken for a
+    /// process of its own. Pass the process's pid (`process`) to end that process.
+    #[error("refusing to signal pid {pid}: {}", not_a_process(*pid, *process))]
+    NotAProcess {
+        /// The thread id as given.
+        pid: u32,
+        /// The pid of the process the thread belongs to (its thread group id), when it could
+        /// be read (from `/proc/PID/status`).
+        process: Option<u32>,
+    },
     /// The polite signal is not one that can ask a process to end on this platform.
     #[error(
         "refusing to send signal {signal}: {reason}; use a termination signal such as \
@@ -343,6 +372,32 @@ pub enum KillError {
     Io(#[source] io::Error),
 }
 
+/// The reason of [`KillError::NotAProcess`].
+fn not_a_process(pid: u32, process: Option<u32>) -> String {
+    match process {
+        Some(tgid) => format!(
+            "it is a thread of process {tgid}, not a process (a signal sent to a thread id \
+             reaches its whole process); pass {tgid} to end that process"
+        ),
+        None => format!(
+            "it is a thread of another process, not a process (a signal sent to a thread id \
+             reaches its whole process); pass that process's pid (the Tgid line of \
+             /proc/{pid}/status) to end it"
+        ),
+    }
+}
+
+/// Which process a thread id that is not a process's own id belongs to (see
+/// `sys::thread_owner`). Only Linux has thread ids that `kill` accepts, so only its code
+/// makes these.
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+pub(crate) enum ThreadOwner {
+    /// A thread of the calling process.
+    Caller,
+    /// A thread of another process: its pid, when known.
+    Other(Option<u32>),
+}
+
 /// Adds "which call, on which pid" to an OS error, keeping the OS error as the source.
 #[derive(Debug)]
 struct Context {
@@ -404,7 +459,8 @@ pub fn safe_kill(pid: u32) -> Result<KillOutcome, KillError> {
 /// (by default) forces it with SIGKILL, and reports what happened.
 ///
 /// 1. `pid` and the options are validated; see [`KillError`] for what is refused (pid 0, a
-///    pid that is negative as a `pid_t`, the caller itself, an unusable signal).
+///    pid that is negative as a `pid_t`, the caller itself or one of its threads, the id of
+///    another process's thread, an unusable signal).
 /// 2. The process is opened (Linux: `pidfd_open`), which pins its identity: from here on a
 ///    recycled pid cannot be confused with it. If it does not exist: [`KillOutcome::NotRunning`];
 ///    if it has already exited but was not reaped (a zombie): [`KillOutcome::Exited`] at once.
@@ -424,8 +480,8 @@ pub fn safe_kill(pid: u32) -> Result<KillOutcome, KillError> {
 /// # Errors
 ///
 /// - Before anything is signalled: [`KillError::InvalidPid`], [`KillError::SelfTarget`],
-///   [`KillError::InvalidSignal`], and in group mode [`KillError::NotGroupLeader`] and
-///   [`KillError::OwnGroup`].
+///   [`KillError::OwnThread`], [`KillError::NotAProcess`], [`KillError::InvalidSignal`], and
+///   in group mode [`KillError::NotGroupLeader`] and [`KillError::OwnGroup`].
 /// - [`KillError::PermissionDenied`] if the caller may not signal the process; it was not
 ///   touched.
 /// - [`KillError::SurvivedKill`] if the process was still there 10 s after SIGKILL.
@@ -443,6 +499,16 @@ pub fn safe_kill(pid: u32) -> Result<KillOutcome, KillError> {
 ///   to `kill` and checks the process every 1-20 ms (it remembers the fallback for the rest
 ///   of the process); then a pid recycled in the instant between the check and the signal
 ///   could in principle be hit, as with any `kill`-based tool.
+///
+///   Thread ids share the pid number space, and `kill` given a thread id signals the whole
+///   process the thread belongs to. safe_kill refuses them: one of the caller's own threads
+///   with [`KillError::OwnThread`] (found with `tgkill(getpid(), tid, 0)`, which the kernel
+///   answers from the thread's actual thread group, so it holds as long as the thread
+///   lives), another process's thread with [`KillError::NotAProcess`] (`tgkill(pid, pid, 0)`
+///   fails for a thread that does not lead its thread group; its process is read from
+///   `/proc/PID/status`). On the pidfd path this is also enforced by the kernel:
+///   `pidfd_open` opens only thread-group leaders. On the fallback path the check is made
+///   again right before each `kill`: a pid that no longer names a process counts as exited.
 /// - **macOS and the BSDs**: a kqueue `EVFILT_PROC`/`NOTE_EXIT` registration is made before
 ///   the signal and notifies the exit; the signal itself is sent with `kill`, so the window
 ///   for pid reuse is the few microseconds between the registration and `kill`.
@@ -580,8 +646,9 @@ pub fn safe_kill_all(pids: &[u32], opts: &KillOptions) -> Vec<Result<KillOutcome
         }
     }
 
-    // 4. Wait for all at once, until the shared deadline.
-    let deadline = Instant::now() + opts.timeout;
+    // 4. Wait for all at once, until the shared deadline. A timeout too long to add to the
+    //    clock (`Duration::MAX`) means no deadline: wait until they have all exited.
+    let deadline = Instant::now().checked_add(opts.timeout);
     wait_all(&mut jobs, deadline, KillOutcome::Exited);
 
     // 5. At the deadline: leave them, or force them and wait until they are gone.
@@ -595,7 +662,11 @@ pub fn safe_kill_all(pids: &[u32], opts: &KillOptions) -> Vec<Result<KillOutcome
         }
     }
     if survivors {
-        wait_all(&mut jobs, Instant::now() + KILL_WAIT, KillOutcome::Killed);
+        wait_all(
+            &mut jobs,
+            Instant::now().checked_add(KILL_WAIT),
+            KillOutcome::Killed,
+        );
         for job in jobs.iter_mut().filter(|j| j.result.is_none()) {
             job.result = Some(Err(KillError::SurvivedKill {
                 pid: job.pid.get() as u32,
@@ -617,7 +688,7 @@ fn reject(pids: &[u32], errors: Vec<Option<KillError>>) -> Vec<Result<KillOutcom
         .collect()
 }
 
-/// Checks one pid: never 0, never negative as a `pid_t`, never ourselves.
+/// Checks one pid: never 0, never negative as a `pid_t`, never ourselves, never a thread id.
 fn validate(pid: u32, opts: &KillOptions) -> Result<Pid, KillError> {
     let Ok(signed) = i32::try_from(pid) else {
         let reason = if pid as i32 == -1 {
@@ -644,7 +715,14 @@ fn validate(pid: u32, opts: &KillOptions) -> Result<Pid, KillError> {
     if pid == std::process::id() {
         return Err(KillError::SelfTarget { pid });
     }
-    Ok(p)
+    // A thread id is accepted by `kill`, which then signals the thread's whole process: for
+    // one of our own threads, ourselves. Checked here, before anything is opened, so that
+    // every path (pidfd or not, one pid or many, group mode) refuses it alike.
+    match sys::thread_owner(p) {
+        Some(ThreadOwner::Caller) => Err(KillError::OwnThread { pid }),
+        Some(ThreadOwner::Other(process)) => Err(KillError::NotAProcess { pid, process }),
+        None => Ok(p),
+    }
 }
 
 /// `None` if `signal` can ask a process to end here, else why not.
@@ -865,8 +943,9 @@ impl Job {
     }
 }
 
-/// Waits until every job has a result or `deadline` passes; jobs that end get `done`.
-fn wait_all(jobs: &mut [Job], deadline: Instant, done: KillOutcome) {
+/// Waits until every job has a result or `deadline` passes (`None`: no deadline, wait until
+/// every job has a result); jobs that end get `done`.
+fn wait_all(jobs: &mut [Job], deadline: Option<Instant>, done: KillOutcome) {
     loop {
         for job in jobs.iter_mut() {
             job.update(done);
@@ -876,7 +955,7 @@ fn wait_all(jobs: &mut [Job], deadline: Instant, done: KillOutcome) {
             .filter(|j| j.result.is_none())
             .flat_map(Job::waiting)
             .collect();
-        if waiting.is_empty() || Instant::now() >= deadline {
+        if waiting.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
             return;
         }
         if let Err(e) = sys::wait_any(&waiting, deadline) {
@@ -922,6 +1001,66 @@ mod tests {
             Err(KillError::InvalidPid { .. })
         ));
         assert!(validate(1, &opts).is_ok());
+    }
+
+    /// A thread id of this process is refused before anything is opened or signalled: on
+    /// Linux `kill(tid)` would signal this whole process.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn our_own_threads_are_refused() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() }).unwrap();
+            let _ = stopped.recv();
+        });
+        let tid = rx.recv().unwrap() as u32;
+        for opts in [KillOptions::new(), KillOptions::new().group(true)] {
+            let e = validate(tid, &opts).unwrap_err();
+            assert!(
+                matches!(e, KillError::OwnThread { pid } if pid == tid),
+                "{e}"
+            );
+            assert!(e.to_string().contains("a thread of this process"), "{e}");
+        }
+        drop(stop);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn thread_ids_of_other_processes_say_which_process() {
+        let e = KillError::NotAProcess {
+            pid: 1235,
+            process: Some(1234),
+        }
+        .to_string();
+        assert!(
+            e.starts_with(
+                "refusing to signal pid 1235: it is a thread of process 1234, not a process"
+            ) && e.contains("pass 1234 to end that process"),
+            "{e}"
+        );
+        let e = KillError::NotAProcess {
+            pid: 1235,
+            process: None,
+        }
+        .to_string();
+        assert!(
+            e.contains("a thread of another process, not a process"),
+            "{e}"
+        );
+        assert!(e.contains("/proc/1235/status"), "{e}");
+    }
+
+    /// Any timeout is accepted: one too long to be added to the clock is "no deadline".
+    #[test]
+    fn every_timeout_is_accepted() {
+        for timeout in [Duration::MAX, Duration::from_secs(u64::MAX), Duration::ZERO] {
+            let o = KillOptions::new().timeout(timeout);
+            assert_eq!(o.get_timeout(), timeout);
+        }
+        assert_eq!(Instant::now().checked_add(Duration::MAX), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A process for `safe_kill` to end, with configurable reactions to signals.
 //!
 //! `kill_target [--ignore SIG]... [--exit-on SIG]... [--report SIG]... [--children N]
-//!  [--child-ignore SIG]... [--child-exit-on SIG]... [--zombie]`
+//!  [--child-ignore SIG]... [--child-exit-on SIG]... [--zombie] [--thread]`
 //!
 //! Signals are numbers. `--ignore` sets SIG_IGN. `--exit-on` and `--report` block the signal
 //! and wait for it with `sigwaitinfo`, printing `got SIG pid PID`; `--exit-on` then exits 0,
@@ -10,7 +10,9 @@
 //! `--children N` first forks N children in the same process group, set up with the
 //! `--child-*` options, and prints `child PID` for each once it is set up. `--zombie` forks a
 //! child that exits at once, waits until it has exited without reaping it, and prints
-//! `zombie PID`. Then the process prints `ready PID`.
+//! `zombie PID`. `--thread` starts a second thread once the process is set up (it inherits
+//! the blocked signals, so the main thread still receives them) and prints `thread TID`, its
+//! thread id. Then the process prints `ready PID`.
 //!
 //! Linux only (the tests use pidfds and `/proc`); elsewhere it only says so.
 
@@ -40,10 +42,15 @@ mod linux {
         let mut kids = Setup::default();
         let mut children = 0;
         let mut zombie = false;
+        let mut thread = false;
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
             if flag == "--zombie" {
                 zombie = true;
+                continue;
+            }
+            if flag == "--thread" {
+                thread = true;
                 continue;
             }
             let value = args
@@ -112,6 +119,18 @@ mod linux {
             say(&format!("zombie {pid}"));
         }
         setup(&me);
+        if thread {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                // SAFETY: gettid has no preconditions and cannot fail.
+                tx.send(unsafe { libc::gettid() }).expect("main is waiting");
+                loop {
+                    std::thread::park();
+                }
+            });
+            let tid = rx.recv().expect("the thread reports its id");
+            say(&format!("thread {tid}"));
+        }
         say(&format!("ready {}", std::process::id()));
         serve(&me)
     }

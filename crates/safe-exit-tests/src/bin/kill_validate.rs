@@ -2,11 +2,17 @@
 //! every signal it is sent. Run it in its own session, or as PID 1 of its own PID namespace,
 //! so that a broken validation (`kill(0)`, `kill(-1)`) could reach nothing else.
 //!
-//! `kill_validate [--from-member] [--group] [--signal N] PID...` where a PID may also be
-//! `self` (this process), `sentinel` (the sentinel's pid) or `group` (our process group's
-//! id). With `--from-member` the work is done by a forked child, a member of the group that
-//! this process leads (and the parent exits with the child's status). Prints `result PID: ok OUTCOME` or
-//! `result PID: err VARIANT: MESSAGE` per pid, then `sentinel clean` or
+//! `kill_validate [--no-pidfd] [--from-member] [--group] [--signal N] [--timeout MS|max]
+//! [--no-force] PID...` where a PID may also be `self` (this process), `sentinel` (the
+//! sentinel's pid), `group` (our process group's id) or `thread` (the thread id of a thread
+//! of this process, started for the purpose). With `--from-member` the work is done by a
+//! forked child, a member of the group that this process leads (and the parent exits with
+//! the child's status). `--no-pidfd` (first, before the other options) installs a seccomp
+//! filter that makes `pidfd_open` and `pidfd_send_signal` fail with `ENOSYS`, as on a kernel
+//! before 5.3, so that safe_kill takes its `kill` + polling fallback, and prints
+//! `pidfd unavailable` once that is checked. `--timeout max` is `Duration::MAX` (default:
+//! 100 ms). Prints `result PID: ok OUTCOME` or `result PID: err VARIANT: MESSAGE` per pid,
+//! then `survived` (this process is still alive after the calls), then `sentinel clean` or
 //! `sentinel pending SIG...` (the signals the sentinel received, kept pending because it
 //! blocks them all), then `done`.
 //!
@@ -36,7 +42,21 @@ mod linux {
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
+                "--no-pidfd" => no_pidfd(),
                 "--from-member" => from_member(),
+                "--timeout" => {
+                    let t = args.next().expect("--timeout MS|max");
+                    opts = opts.timeout(if t == "max" {
+                        Duration::MAX
+                    } else {
+                        Duration::from_millis(t.parse().expect("--timeout MS|max"))
+                    });
+                    custom = true;
+                }
+                "--no-force" => {
+                    opts = opts.force_kill(false);
+                    custom = true;
+                }
                 "--group" => {
                     opts = opts.group(true);
                     custom = true;
@@ -86,6 +106,9 @@ mod linux {
         // SAFETY: reading one byte into a valid buffer.
         unsafe { libc::read(ready_r, (&mut byte as *mut u8).cast(), 1) };
 
+        // Only now (after the fork) may this process have a second thread.
+        let thread = specs.iter().any(|s| s == "thread").then(own_thread);
+
         let pids: Vec<u32> = specs
             .iter()
             .map(|s| match s.as_str() {
@@ -93,6 +116,7 @@ mod linux {
                 "sentinel" => sentinel as u32,
                 // SAFETY: getpgrp has no preconditions.
                 "group" => (unsafe { libc::getpgrp() }) as u32,
+                "thread" => thread.expect("started above") as u32,
                 n => n.parse().unwrap_or_else(|_| panic!("not a pid: {n}")),
             })
             .collect();
@@ -116,12 +140,121 @@ mod linux {
                 }
             }
         }
+        say("survived");
         // SAFETY: closing our end of the pipe wakes the sentinel; then reap it (our child).
         unsafe {
             libc::close(end_w);
             libc::waitpid(sentinel, std::ptr::null_mut(), 0);
         }
         say("done");
+    }
+
+    /// Starts a thread that blocks forever and returns its thread id (`gettid`), which is not
+    /// this process's pid.
+    fn own_thread() -> i32 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions and cannot fail.
+            tx.send(unsafe { libc::gettid() }).expect("main is waiting");
+            loop {
+                std::thread::park();
+            }
+        });
+        let tid = rx.recv().expect("the thread reports its id");
+        assert_ne!(tid as u32, std::process::id());
+        tid
+    }
+
+    /// The `AUDIT_ARCH_*` value of this architecture (`<linux/audit.h>`; not in `libc`).
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7;
+    #[cfg(target_arch = "riscv64")]
+    const AUDIT_ARCH: u32 = 0xC000_00F3;
+
+    /// Makes `pidfd_open` and `pidfd_send_signal` fail with `ENOSYS` for this process and its
+    /// future children and threads (a seccomp filter, as a sandbox or a kernel before 5.3
+    /// would), checks it, and prints `pidfd unavailable`. Must run while single-threaded.
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ))]
+    fn no_pidfd() {
+        use libc::{sock_filter, sock_fprog};
+        const fn stmt(code: u32, k: u32) -> sock_filter {
+            sock_filter {
+                code: code as u16,
+                jt: 0,
+                jf: 0,
+                k,
+            }
+        }
+        const fn jeq(k: u32, jt: u8, jf: u8) -> sock_filter {
+            sock_filter {
+                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+                jt,
+                jf,
+                k,
+            }
+        }
+        let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        let ret = libc::BPF_RET | libc::BPF_K;
+        let enosys = libc::SECCOMP_RET_ERRNO | (libc::ENOSYS as u32 & libc::SECCOMP_RET_DATA);
+        let mut filter = [
+            // Another architecture's calls (whose numbers mean other things): allowed.
+            stmt(load, std::mem::offset_of!(libc::seccomp_data, arch) as u32),
+            jeq(AUDIT_ARCH, 1, 0),
+            stmt(ret, libc::SECCOMP_RET_ALLOW),
+            stmt(load, std::mem::offset_of!(libc::seccomp_data, nr) as u32),
+            jeq(libc::SYS_pidfd_open as u32, 2, 0),
+            jeq(libc::SYS_pidfd_send_signal as u32, 1, 0),
+            stmt(ret, libc::SECCOMP_RET_ALLOW),
+            stmt(ret, enosys),
+        ];
+        let prog = sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_mut_ptr(),
+        };
+        // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers; then seccomp with a valid filter
+        // program that lives across the call (the kernel copies it).
+        unsafe {
+            assert_eq!(
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+                0,
+                "PR_SET_NO_NEW_PRIVS: {}",
+                std::io::Error::last_os_error()
+            );
+            assert_eq!(
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog as *const sock_fprog,
+                ),
+                0,
+                "seccomp: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        // SAFETY: pidfd_open on our own pid; a descriptor it might return is closed at exit.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+        let e = std::io::Error::last_os_error();
+        assert!(
+            fd < 0 && e.raw_os_error() == Some(libc::ENOSYS),
+            "pidfd_open still works: {fd}, {e}"
+        );
+        say("pidfd unavailable");
+    }
+
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    )))]
+    fn no_pidfd() {
+        panic!("--no-pidfd: add this architecture's AUDIT_ARCH value");
     }
 
     /// Forks; the parent waits for the child and exits with its status, the child returns.

@@ -22,7 +22,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use crate::kill::Pid;
+use crate::kill::{Pid, ThreadOwner};
 
 pub(crate) const SIGTERM: i32 = libc::SIGTERM;
 pub(crate) const SIGKILL: i32 = libc::SIGKILL;
@@ -161,9 +161,10 @@ impl Target {
     }
 }
 
-/// Waits until at least one of `targets` has exited, or `deadline`. Returns early on
-/// nothing else, except a signal handler interrupting the wait (the caller loops anyway).
-pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()> {
+/// Waits until at least one of `targets` has exited, or `deadline` (`None`: no deadline).
+/// Returns early on nothing else, except a signal handler interrupting the wait (the caller
+/// loops anyway).
+pub(crate) fn wait_any(targets: &[&Target], deadline: Option<Instant>) -> io::Result<()> {
     for t in targets {
         if t.exited.get() {
             return Ok(());
@@ -203,7 +204,7 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()>
                 return Ok(());
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = time_left(deadline);
         if left.is_zero() {
             return Ok(());
         }
@@ -213,17 +214,44 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()>
 }
 
 /// Without a notification handle: the process has exited if it no longer exists, or (on
-/// Linux) if it is a zombie.
+/// Linux) if it is a zombie, or if its pid no longer leads a thread group: then the number
+/// now names a thread of some process (perhaps ours), so the process that was opened has
+/// exited and its pid was recycled. [`Target::send`] checks this right before each `kill`,
+/// which would otherwise signal that thread's whole process.
 fn poll_exited(pid: Pid) -> bool {
     // SAFETY: signal 0 only checks existence; pid is positive.
     if unsafe { libc::kill(pid.get(), 0) } != 0 && errno() == libc::ESRCH {
         return true;
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if let Some(stat) = linux::stat(pid.get()) {
-        return matches!(stat.state, 'Z' | 'X');
+    {
+        if linux::in_thread_group(pid.get(), pid.get()) == Some(false) {
+            return true;
+        }
+        if let Some(stat) = linux::stat(pid.get()) {
+            return matches!(stat.state, 'Z' | 'X');
+        }
     }
     false
+}
+
+/// Whether `pid` is the id of a thread that does not lead its thread group, rather than the
+/// pid of a process, and whose process it is. `None` for a process (or no such pid).
+///
+/// Only Linux has such ids: thread ids come from the pid number space, and `kill` given one
+/// signals the thread's whole process. Elsewhere thread ids are not pids (the BSDs number
+/// threads apart, macOS has no kernel-visible thread ids in that space) and `kill` refuses
+/// them: `None`.
+pub(crate) fn thread_owner(pid: Pid) -> Option<ThreadOwner> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        linux::thread_owner(pid)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = pid;
+        None
+    }
 }
 
 /// `getpgid`: the process group of `pid`, `None` if there is no such process.
@@ -266,13 +294,33 @@ pub(crate) fn group_members(pgid: Pid) -> io::Result<Vec<Pid>> {
     }
 }
 
-/// The time left until `deadline` as a `timespec`.
-fn timespec_until(deadline: Instant) -> libc::timespec {
-    let left = deadline.saturating_duration_since(Instant::now());
-    libc::timespec {
+/// The time left until `deadline`, zero once it has passed; [`Duration::MAX`] without a
+/// deadline.
+fn time_left(deadline: Option<Instant>) -> Duration {
+    match deadline {
+        Some(d) => d.saturating_duration_since(Instant::now()),
+        None => Duration::MAX,
+    }
+}
+
+/// Whether `deadline` has passed (never, without one).
+#[cfg(any(target_os = "linux", target_os = "android", kqueue))]
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// The time left until `deadline` as a `timespec` for `ppoll`/`kevent`, zero once it has
+/// passed; `None` (wait without a timeout) when there is no deadline. Saturates, never
+/// wraps: a time left too long for every `time_t` becomes `i32::MAX` seconds (68 years,
+/// after which the caller simply waits again), never a negative timeout, nor a zero one
+/// that would spin.
+#[cfg(any(target_os = "linux", target_os = "android", kqueue))]
+fn timespec_until(deadline: Option<Instant>) -> Option<libc::timespec> {
+    let left = deadline?.saturating_duration_since(Instant::now());
+    Some(libc::timespec {
         tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
         tv_nsec: left.subsec_nanos() as _,
-    }
+    })
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -307,6 +355,11 @@ mod linux {
         }
         match errno() {
             libc::ESRCH => Ok(Some(None)),
+            // The pid is a thread that does not lead its thread group (EINVAL; ENOENT on
+            // recent kernels): pidfd_open opens only processes. Thread ids are refused before
+            // this (`validate`), so the process checked there has exited meanwhile and its
+            // pid now names a thread: there is no such process any more.
+            libc::EINVAL | libc::ENOENT => Ok(Some(None)),
             // ENOSYS: kernel before 5.3. EPERM: a seccomp filter that does not know the
             // call (pidfd_open itself never fails with EPERM).
             libc::ENOSYS | libc::EPERM => {
@@ -388,8 +441,8 @@ mod linux {
         Ok(rc > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0)
     }
 
-    /// `ppoll` on all the pidfds until one is readable or `deadline`.
-    pub(super) fn wait(fds: &[&OwnedFd], deadline: Instant) -> io::Result<()> {
+    /// `ppoll` on all the pidfds until one is readable or `deadline` (`None`: no timeout).
+    pub(super) fn wait(fds: &[&OwnedFd], deadline: Option<Instant>) -> io::Result<()> {
         let mut pfds: Vec<libc::pollfd> = fds
             .iter()
             .map(|fd| libc::pollfd {
@@ -400,13 +453,15 @@ mod linux {
             .collect();
         loop {
             let ts = timespec_until(deadline);
-            // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds; `ts` lives across the
-            // call; a null sigmask keeps the caller's.
+            let timeout = ts.as_ref().map_or(std::ptr::null(), |ts| ts as *const _);
+            // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds; `ts` (which `timeout`
+            // points to, or null: no timeout) lives across the call; a null sigmask keeps the
+            // caller's.
             let rc = unsafe {
                 libc::ppoll(
                     pfds.as_mut_ptr(),
                     pfds.len() as libc::nfds_t,
-                    &ts,
+                    timeout,
                     std::ptr::null(),
                 )
             };
@@ -417,9 +472,85 @@ mod linux {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }
-            if Instant::now() >= deadline {
+            if passed(deadline) {
                 return Ok(());
             }
+        }
+    }
+
+    /// `tgkill(tgid, tid, 0)`, which signals nothing: `Some(true)` if `tid` is a thread of
+    /// the thread group `tgid` (for `tgid == tid`: `tid` is a process), `Some(false)` if not
+    /// (or if there is no such thread), `None` if the call is not available (a seccomp
+    /// filter). The kernel checks the thread's actual group, so the answer for a live thread
+    /// cannot be stale while that thread lives.
+    pub(super) fn in_thread_group(tgid: i32, tid: i32) -> Option<bool> {
+        // SAFETY: tgkill with signal 0 only checks that the thread exists in that thread
+        // group (and the permission to signal it); both ids are positive.
+        let rc = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, 0) };
+        if rc == 0 {
+            return Some(true);
+        }
+        match errno() {
+            // It exists, in that group, but belongs to someone else.
+            libc::EPERM => Some(true),
+            libc::ESRCH => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The `Tgid:` line of `/proc/PID/status` (also readable for a thread id, though thread
+    /// ids are not listed in `/proc`): the pid of the process the thread belongs to.
+    fn status_tgid(pid: i32) -> Option<i32> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("Tgid:"))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// See [`super::thread_owner`].
+    ///
+    /// Our own threads: `tgkill(getpid(), pid, 0)`. Race-free for as long as the thread
+    /// lives: the kernel answers from the thread's actual thread group. (Once it has ended
+    /// its id may go to another process, which is then no longer ours; the fallback path
+    /// checks again right before each `kill`, see [`super::poll_exited`].)
+    ///
+    /// Another process's thread: `tgkill(pid, pid, 0)` fails (`ESRCH`) for a thread that
+    /// does not lead its thread group, while `kill(pid, 0)` accepts any thread id; its
+    /// process is then the `Tgid` of `/proc/PID/status`. Without `tgkill` (a seccomp filter),
+    /// `/proc` alone decides.
+    pub(super) fn thread_owner(pid: Pid) -> Option<ThreadOwner> {
+        // SAFETY: getpid has no preconditions and cannot fail.
+        let me = unsafe { libc::getpid() };
+        let pid = pid.get();
+        if pid == me {
+            return None; // the process itself, not one of its threads
+        }
+        let ours = match in_thread_group(me, pid) {
+            Some(ours) => ours,
+            None => status_tgid(pid) == Some(me),
+        };
+        if ours {
+            return Some(ThreadOwner::Caller);
+        }
+        let leads = match in_thread_group(pid, pid) {
+            Some(leads) => leads,
+            // Unknown without tgkill: /proc decides, and a pid it does not show is not a
+            // thread we know of.
+            None => status_tgid(pid).map_or(true, |tgid| tgid == pid),
+        };
+        if leads {
+            return None;
+        }
+        // Not a process: a thread of another process, or nothing at all.
+        // SAFETY: signal 0 only checks existence (for any thread id); pid is positive.
+        if unsafe { libc::kill(pid, 0) } != 0 && errno() == libc::ESRCH {
+            return None;
+        }
+        match status_tgid(pid) {
+            // Recycled meanwhile as a process of its own.
+            Some(tgid) if tgid == pid => None,
+            Some(tgid) if tgid == me => Some(ThreadOwner::Caller),
+            tgid => Some(ThreadOwner::Other(tgid.map(|t| t as u32))),
         }
     }
 
@@ -546,9 +677,9 @@ mod kqueue {
         Ok(rc > 0)
     }
 
-    /// Waits until one of the targets' kqueues has an event, or `deadline`: a kqueue that
-    /// watches the others for readability.
-    pub(super) fn wait(kqs: &[&OwnedFd], deadline: Instant) -> io::Result<()> {
+    /// Waits until one of the targets' kqueues has an event, or `deadline` (`None`: no
+    /// timeout): a kqueue that watches the others for readability.
+    pub(super) fn wait(kqs: &[&OwnedFd], deadline: Option<Instant>) -> io::Result<()> {
         let outer = new_kqueue()?;
         let changes: Vec<libc::kevent> = kqs
             .iter()
@@ -577,10 +708,13 @@ mod kqueue {
         }
         loop {
             let ts = timespec_until(deadline);
+            let timeout = ts.as_ref().map_or(std::ptr::null(), |ts| ts as *const _);
             let mut out = event(0, 0, 0, 0);
-            // SAFETY: no changes, room for one event, a timeout that lives across the call.
-            let rc =
-                unsafe { libc::kevent(outer.as_raw_fd(), std::ptr::null(), 0, &mut out, 1, &ts) };
+            // SAFETY: no changes, room for one event, a timeout that lives across the call
+            // (or null: none).
+            let rc = unsafe {
+                libc::kevent(outer.as_raw_fd(), std::ptr::null(), 0, &mut out, 1, timeout)
+            };
             if rc >= 0 {
                 return Ok(());
             }
@@ -588,7 +722,7 @@ mod kqueue {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }
-            if Instant::now() >= deadline {
+            if passed(deadline) {
                 return Ok(());
             }
         }
@@ -628,6 +762,46 @@ mod tests {
     #[test]
     fn signals_range() {
         assert!(max_signal() >= 31);
+    }
+
+    /// Timeouts handed to `ppoll`/`kevent` saturate instead of wrapping; no deadline is no
+    /// timeout at all (a null pointer), never zero.
+    #[cfg(any(target_os = "linux", target_os = "android", kqueue))]
+    #[test]
+    fn timeouts_saturate() {
+        assert!(timespec_until(None).is_none());
+        let now = Instant::now();
+        let past = timespec_until(Some(now)).unwrap();
+        assert_eq!((past.tv_sec, past.tv_nsec), (0, 0));
+        let far = now.checked_add(Duration::from_secs(1 << 40)).unwrap();
+        let far = timespec_until(Some(far)).unwrap();
+        assert_eq!(far.tv_sec, i32::MAX as libc::time_t);
+        assert!(far.tv_nsec >= 0 && far.tv_nsec < 1_000_000_000);
+        let soon = timespec_until(Some(now + Duration::from_millis(1500))).unwrap();
+        assert!(soon.tv_sec == 1 || soon.tv_sec == 0, "{}", soon.tv_sec);
+    }
+
+    /// Our own pid is a process; one of our threads is ours; a thread id that does not exist
+    /// is nothing.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn thread_ids_are_told_apart_from_processes() {
+        let me = Pid::new(std::process::id() as i32).unwrap();
+        assert!(thread_owner(me).is_none());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() }).unwrap();
+            let _ = stopped.recv();
+        });
+        let tid = Pid::new(rx.recv().unwrap()).unwrap();
+        assert!(matches!(thread_owner(tid), Some(ThreadOwner::Caller)));
+        // The fallback's liveness check: a thread id is not a live process.
+        assert!(poll_exited(tid));
+        assert!(!poll_exited(me));
+        drop(stop);
+        thread.join().unwrap();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Instant;
 
-use crate::kill::Pid;
+use crate::kill::{Pid, ThreadOwner};
 
 pub(crate) const SIGTERM: i32 = 15;
 pub(crate) const SIGKILL: i32 = 9;
@@ -45,8 +45,13 @@ impl Target {
     }
 }
 
-pub(crate) fn wait_any(_targets: &[&Target], _deadline: Instant) -> io::Result<()> {
+pub(crate) fn wait_any(_targets: &[&Target], _deadline: Option<Instant>) -> io::Result<()> {
     Err(unsupported())
+}
+
+/// No threads to tell apart from processes here.
+pub(crate) fn thread_owner(_pid: Pid) -> Option<ThreadOwner> {
+    None
 }
 
 pub(crate) fn process_group(_pid: Pid) -> io::Result<Option<i32>> {

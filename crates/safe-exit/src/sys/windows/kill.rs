@@ -41,7 +41,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
 };
 
 use super::console;
-use crate::kill::Pid;
+use crate::kill::{Pid, ThreadOwner};
 
 /// Ctrl-C: `CTRL_C_EVENT` on the target's console.
 pub(crate) const SIGINT: i32 = 2;
@@ -260,12 +260,12 @@ fn post_close(windows: &[HWND]) -> io::Result<()> {
 /// `WaitForMultipleObjects` takes at most 64 handles (`MAXIMUM_WAIT_OBJECTS`).
 const MAX_WAIT: usize = 64;
 
-/// Waits until at least one of `targets` has exited, or `deadline`.
+/// Waits until at least one of `targets` has exited, or `deadline` (`None`: no deadline).
 ///
 /// Up to 64 handles: one `WaitForMultipleObjects`. More: a thread per 63 handles, each
 /// waiting on its share plus the handle of one "release" thread; the first waiter to return
 /// ends the release thread, whose handle then wakes all the others.
-pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()> {
+pub(crate) fn wait_any(targets: &[&Target], deadline: Option<Instant>) -> io::Result<()> {
     // Handles as integers, to hand them to threads; the targets outlive the call.
     let handles: Vec<usize> = targets
         .iter()
@@ -273,6 +273,10 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()>
         .collect();
     if handles.is_empty() {
         // Not reached: a target without a handle gets its result when it is signalled.
+        // Without a deadline there would be nothing to wake up for: an error, not a hang.
+        let Some(deadline) = deadline else {
+            return Err(io::Error::other("no process handle to wait on"));
+        };
         std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
         return Ok(());
     }
@@ -313,20 +317,35 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Instant) -> io::Result<()>
 }
 
 /// One `WaitForMultipleObjects` over at most 64 handles, until one is signalled or
-/// `deadline`.
-fn wait_some(handles: &[usize], deadline: Instant) -> io::Result<()> {
+/// `deadline` (`None`: `INFINITE`).
+fn wait_some(handles: &[usize], deadline: Option<Instant>) -> io::Result<()> {
     let raw: Vec<HANDLE> = handles.iter().map(|&h| h as HANDLE).collect();
-    let left = deadline.saturating_duration_since(Instant::now());
-    // Rounded up, so that the wait never ends before the deadline; INFINITE is reserved.
-    let ms = left
-        .as_nanos()
-        .div_ceil(1_000_000)
-        .min(u128::from(INFINITE - 1)) as u32;
+    let ms = timeout_ms(deadline);
     // SAFETY: `raw` holds `raw.len()` (at most 64) valid waitable handles.
     match unsafe { WaitForMultipleObjects(raw.len() as u32, raw.as_ptr(), FALSE, ms) } {
         WAIT_FAILED => Err(io::Error::last_os_error()),
         _ => Ok(()),
     }
+}
+
+/// The time left until `deadline` in milliseconds for a Windows wait: rounded up, so that
+/// the wait never ends before the deadline, and saturating at `INFINITE - 1` (49 days, after
+/// which the caller waits again) rather than wrapping, since `INFINITE` itself means "no
+/// timeout"; `INFINITE` without a deadline.
+fn timeout_ms(deadline: Option<Instant>) -> u32 {
+    let Some(deadline) = deadline else {
+        return INFINITE;
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    left.as_nanos()
+        .div_ceil(1_000_000)
+        .min(u128::from(INFINITE - 1)) as u32
+}
+
+/// Thread ids are not process ids for `OpenProcess` (which refuses them, so a thread id
+/// is simply no running process): never a thread here.
+pub(crate) fn thread_owner(_pid: Pid) -> Option<ThreadOwner> {
+    None
 }
 
 /// Windows has process groups only for console events; group mode is not offered.
@@ -402,16 +421,27 @@ mod tests {
 
         // Nothing signalled: the wait lasts until the deadline.
         let start = Instant::now();
-        wait_any(&refs, start + Duration::from_millis(50)).unwrap();
+        wait_any(&refs, Some(start + Duration::from_millis(50))).unwrap();
         assert!(start.elapsed() >= Duration::from_millis(50));
 
         // One signalled in the last chunk: the wait ends at once, long before the deadline.
         drop(triggers[140].take());
         let start = Instant::now();
-        wait_any(&refs, start + Duration::from_secs(30)).unwrap();
+        wait_any(&refs, Some(start + Duration::from_secs(30))).unwrap();
         assert!(start.elapsed() < Duration::from_secs(20));
         assert!(events[140].has_exited().unwrap() && !events[0].has_exited().unwrap());
         drop(triggers);
+    }
+
+    #[test]
+    fn wait_timeouts_saturate() {
+        assert_eq!(timeout_ms(None), INFINITE);
+        let now = Instant::now();
+        assert_eq!(timeout_ms(Some(now)), 0);
+        let far = now.checked_add(Duration::from_secs(1 << 40)).unwrap();
+        assert_eq!(timeout_ms(Some(far)), INFINITE - 1);
+        let soon = timeout_ms(Some(now + Duration::from_micros(1500)));
+        assert!((1..=2).contains(&soon), "{soon}");
     }
 
     #[test]
@@ -421,7 +451,11 @@ mod tests {
         drop(fire);
         let events = [target(first), target(second)];
         let start = Instant::now();
-        wait_any(&[&events[0], &events[1]], start + Duration::from_secs(30)).unwrap();
+        wait_any(
+            &[&events[0], &events[1]],
+            Some(start + Duration::from_secs(30)),
+        )
+        .unwrap();
         assert!(start.elapsed() < Duration::from_secs(20));
     }
 }
