@@ -1,0 +1,163 @@
+//! Hooks that end the process themselves (`std::process::exit`, `request_shutdown`), and
+//! hooks that use thread-locals at a normal exit.
+
+use std::time::Duration;
+
+use safe_exit_tests::{bin, Child, Finished};
+
+/// A generous bound for a process that must not hang (a correct run takes milliseconds).
+const BOUND: Duration = Duration::from_secs(5);
+
+/// Index of the line `line`, failing with the output if it is missing.
+#[track_caller]
+fn position(out: &Finished, line: &str) -> usize {
+    out.stdout
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("no line {line:?}\n{out}"))
+}
+
+/// `hook B` then `hook A`, each exactly once.
+#[track_caller]
+fn assert_b_then_a_once(out: &Finished) {
+    assert_eq!(out.count("hook B"), 1, "{out}");
+    assert_eq!(
+        out.count("hook A"),
+        1,
+        "the other hooks still run, once, after a hook ends the process\n{out}"
+    );
+    assert!(
+        position(out, "hook B") < position(out, "hook A"),
+        "hooks run newest first\n{out}"
+    );
+}
+
+/// The process neither aborted nor reported a re-entrant exit.
+#[track_caller]
+fn assert_no_abort(out: &Finished) {
+    assert_ne!(
+        out.signal(),
+        Some(libc::SIGABRT),
+        "the process aborted\n{out}"
+    );
+    assert!(!out.stderr.contains("re-entrantly"), "{out}");
+}
+
+fn hook_exit_at_normal_exit(then: &str) -> Finished {
+    let mut child = Child::spawn(bin!("edges"), &["hook-exit", then]);
+    child.ready();
+    child.close_stdin();
+    child.finish_within(BOUND)
+}
+
+#[test]
+fn a_hook_calling_exit_when_main_returns_ends_only_that_hook() {
+    let out = hook_exit_at_normal_exit("return");
+    assert_no_abort(&out);
+    assert_b_then_a_once(&out);
+    // At a normal exit the status is main's; the hook's exit call ended only the hook.
+    out.assert_code(0);
+}
+
+#[test]
+fn a_hook_calling_exit_after_main_called_exit_ends_only_that_hook() {
+    let out = hook_exit_at_normal_exit("exit0");
+    assert_no_abort(&out);
+    assert_b_then_a_once(&out);
+    out.assert_code(0);
+}
+
+#[test]
+fn a_hook_calling_exit_in_a_signal_run_ends_with_its_code_after_the_other_hooks() {
+    let mut child = Child::spawn(bin!("edges"), &["hook-exit", "return"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    let out = child.finish_within(BOUND);
+    assert_no_abort(&out);
+    assert_b_then_a_once(&out);
+    assert_eq!(out.count("main ending"), 0, "{out}");
+    out.assert_code(7);
+}
+
+#[test]
+fn a_hook_calling_exit_while_main_exits_during_a_signal_run_ends_by_the_signal() {
+    let mut child = Child::spawn(bin!("edges"), &["hook-exit-race"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    child.expect_line("hook B start");
+    // Main now calls exit(0), which waits for the running hooks...
+    child.send_line("exit");
+    child.expect_line("main in exit");
+    // ... and then hook B calls exit(7).
+    child.send_line("go");
+    let out = child.finish_within(BOUND);
+    assert_no_abort(&out);
+    assert_eq!(out.count("hook B start"), 1, "{out}");
+    assert_eq!(out.count("hook A"), 1, "{out}");
+    assert!(
+        position(&out, "hook B start") < position(&out, "hook A"),
+        "{out}"
+    );
+    // The run was started by SIGTERM; main's exit waited for it and ends the way the signal
+    // would.
+    out.assert_signalled(libc::SIGTERM);
+}
+
+#[test]
+fn request_shutdown_inside_a_hook_at_normal_exit_does_not_return_and_ends_with_its_code() {
+    let mut child = Child::spawn(bin!("edges"), &["request-in-hook"]);
+    child.ready();
+    child.close_stdin();
+    let out = child.finish_within(BOUND);
+    assert_eq!(
+        out.count("returned"),
+        0,
+        "exit mode: request_shutdown does not return, even inside a hook\n{out}"
+    );
+    assert_b_then_a_once(&out);
+    out.assert_code(3);
+}
+
+#[test]
+fn request_shutdown_inside_a_signal_started_hook_does_not_return_and_ends_with_its_code() {
+    let mut child = Child::spawn(bin!("edges"), &["request-in-hook"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    let out = child.finish_within(BOUND);
+    assert_eq!(
+        out.count("returned"),
+        0,
+        "exit mode: request_shutdown does not return, even inside a hook\n{out}"
+    );
+    assert_b_then_a_once(&out);
+    out.assert_code(3);
+}
+
+fn assert_hooks_use_thread_locals(then: &str) {
+    let mut child = Child::spawn(bin!("edges"), &["tls", then]);
+    child.ready();
+    child.close_stdin();
+    let out = child.finish_within(BOUND);
+    assert!(!out.stderr.contains("panicked"), "{then}\n{out}");
+    assert_eq!(
+        out.count("hook tls ok"),
+        1,
+        "{then}: a hook can use a thread-local that main used\n{out}"
+    );
+    assert_eq!(
+        out.count("hook late tls ok"),
+        1,
+        "{then}: a hook can use a thread-local for the first time\n{out}"
+    );
+    out.assert_code(0);
+}
+
+#[test]
+fn hooks_can_use_thread_locals_when_main_returns() {
+    assert_hooks_use_thread_locals("return");
+}
+
+#[test]
+fn hooks_can_use_thread_locals_when_main_calls_exit() {
+    assert_hooks_use_thread_locals("exit0");
+}

@@ -1,0 +1,66 @@
+//! A signal handler that the program installs after safe-exit's owns its signal: the signal
+//! runs that handler only; the process does not die and the hooks do not run until the
+//! process really ends.
+
+use safe_exit_tests::{bin, Child};
+
+/// Sends `sig` `times` times to a child set up by `edges own-handler KIND`, waiting each time
+/// for the line `handler_line` (so that no two signals merge), then checks that the process is
+/// still serving, and that the hook runs exactly once, at the normal exit, with status 0.
+fn assert_own_handler_owns_the_signal(kind: &str, sig: i32, handler_line: &str, times: usize) {
+    let mut child = Child::spawn(bin!("edges"), &["own-handler", kind]);
+    child.ready();
+    for i in 0..times {
+        if !child.is_running() {
+            let out = child.finish();
+            panic!(
+                "{kind}: the process died ({:?}) after {i} signals {sig} that its own handler \
+                 owns\n{out}",
+                out.status
+            );
+        }
+        child.signal(sig);
+        child.expect_line(handler_line);
+    }
+    // Still alive and serving: main answers.
+    child.send_line("ping");
+    child.expect_line("pong");
+    child.close_stdin();
+    let out = child.finish();
+    assert_eq!(
+        out.count(handler_line),
+        times,
+        "{kind}: the program's handler runs for every signal\n{out}"
+    );
+    let hooks: Vec<_> = out
+        .stdout
+        .iter()
+        .filter(|l| l.starts_with("hook"))
+        .collect();
+    assert_eq!(
+        hooks,
+        ["hook Exit"],
+        "{kind}: the signal must not run the hooks; they run once, at the normal exit\n{out}"
+    );
+    let returning = out
+        .stdout
+        .iter()
+        .position(|l| l == "main returning")
+        .unwrap_or_else(|| panic!("main did not return\n{out}"));
+    let hook = out.stdout.iter().position(|l| l == "hook Exit").unwrap();
+    assert!(
+        returning < hook,
+        "{kind}: the hook runs after main returned\n{out}"
+    );
+    out.assert_code(0);
+}
+
+#[test]
+fn a_raw_sigterm_handler_installed_after_safe_exit_owns_sigterm() {
+    assert_own_handler_owns_the_signal("sigaction", libc::SIGTERM, "own handler", 20);
+}
+
+#[test]
+fn a_ctrlc_handler_installed_after_safe_exit_owns_sigint() {
+    assert_own_handler_owns_the_signal("ctrlc", libc::SIGINT, "ctrlc handler", 20);
+}
