@@ -117,7 +117,7 @@ impl ShutdownPolicy {
 /// [`shutdown_signal`](crate::shutdown_signal).
 ///
 /// It works with any executor (tokio, async-std, `pollster`, `futures::executor`): it
-/// registers the task's [`Waker`] and is woken by whichever thread requests the shutdown.
+/// registers the task's [`Waker`](std::task::Waker) and is woken by whichever thread requests the shutdown.
 /// It may be polled again after it completed, and then completes again at once.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
