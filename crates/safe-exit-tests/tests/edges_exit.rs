@@ -161,3 +161,70 @@ fn hooks_can_use_thread_locals_when_main_returns() {
 fn hooks_can_use_thread_locals_when_main_calls_exit() {
     assert_hooks_use_thread_locals("exit0");
 }
+
+#[test]
+fn a_hook_calling_c_exit_when_main_returns_ends_only_that_hook() {
+    let mut child = Child::spawn(bin!("edges"), &["hook-c-exit"]);
+    child.ready();
+    child.close_stdin();
+    let out = child.finish_within(BOUND);
+    assert_no_abort(&out);
+    assert_b_then_a_once(&out);
+    // As with Rust's exit: at a normal exit the status is main's.
+    out.assert_code(0);
+}
+
+#[test]
+fn a_hook_calling_c_exit_in_a_signal_run_ends_with_its_code_after_the_other_hooks() {
+    let mut child = Child::spawn(bin!("edges"), &["hook-c-exit"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    let out = child.finish_within(BOUND);
+    assert_b_then_a_once(&out);
+    out.assert_code(9);
+}
+
+#[test]
+fn a_hook_waiting_in_pause_is_not_taken_for_one_that_called_exit() {
+    let mut child = Child::spawn(bin!("edges"), &["hook-pause"]);
+    child.ready();
+    child.close_stdin();
+    let tid: i32 = child
+        .expect_line("hook B waiting ")
+        .trim_start_matches("hook B waiting ")
+        .parse()
+        .expect("a thread id");
+    // A hook that called exit at a normal exit is noticed within about 100 ms. Give that check
+    // several turns to go wrong before waking the hook.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(child.is_running(), "the process ended under a waiting hook");
+    // To the hook's own thread: `pause()` returns only when a handler runs on that thread.
+    // SAFETY: tgkill with the child's pid and one of its thread ids (the child is alive and
+    // not reaped, so neither can have been reused).
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, child.pid(), tid, libc::SIGUSR1) };
+    assert_eq!(rc, 0, "tgkill: {}", std::io::Error::last_os_error());
+    let out = child.finish_within(BOUND);
+    assert_eq!(out.count("hook A"), 1, "{out}");
+    assert!(
+        position(&out, "hook B woke") < position(&out, "hook A"),
+        "hook A ran while B still waited: B was cut short\n{out}"
+    );
+    assert!(!out.stderr.contains("called exit"), "{out}");
+    out.assert_code(0);
+}
+
+#[test]
+fn without_new_threads_at_exit_the_hooks_still_run_and_a_hook_may_exit() {
+    let mut child = Child::spawn(bin!("edges"), &["no-threads-at-exit"]);
+    child.ready();
+    child.close_stdin();
+    let out = child.finish_within(BOUND);
+    assert_eq!(
+        out.count("no threads true"),
+        1,
+        "the child could still start threads\n{out}"
+    );
+    assert_no_abort(&out);
+    assert_b_then_a_once(&out);
+    out.assert_code(0);
+}

@@ -316,3 +316,67 @@ fn register_in_a_forked_child_never_deadlocks_whatever_another_parent_thread_hel
     );
     out.assert_code(0);
 }
+
+/// Runs `edges hook-fork-return`, ended by `how` (`return`: stdin closes; `signal`: SIGTERM):
+/// hook B forks and its child returns from the hook.
+fn hook_fork_return(how: &str) -> (Finished, i32, i32) {
+    let mut child = Child::spawn(bin!("edges"), &["hook-fork-return"]);
+    let parent = child.pid();
+    child.ready();
+    if how == "signal" {
+        child.signal(libc::SIGTERM);
+    } else {
+        child.close_stdin();
+    }
+    let forked = Grandchild::from_line(&child.expect_line("forked "), "forked ", &child);
+    let out = child.finish();
+    (out, parent, forked.pid)
+}
+
+#[track_caller]
+fn assert_only_the_parent_ran_hook_a(out: &Finished, parent: i32, forked: i32) {
+    assert_eq!(
+        hooks(out),
+        [format!("hook A {parent}")],
+        "hook A runs once, in the parent, never in the child forked by hook B ({forked})\n{out}"
+    );
+    assert_eq!(
+        out.count("child ended exit 0"),
+        1,
+        "the child returning from the hook ends with 0\n{out}"
+    );
+}
+
+#[test]
+fn a_child_forked_in_a_hook_that_returns_from_it_never_runs_the_other_hooks() {
+    let (out, parent, forked) = hook_fork_return("return");
+    assert_only_the_parent_ran_hook_a(&out, parent, forked);
+    out.assert_code(0);
+}
+
+#[test]
+fn a_child_forked_in_a_signal_started_hook_never_runs_the_other_hooks_nor_dies_by_the_signal() {
+    let (out, parent, forked) = hook_fork_return("signal");
+    assert_only_the_parent_ran_hook_a(&out, parent, forked);
+    out.assert_signalled(libc::SIGTERM);
+}
+
+#[test]
+fn a_forked_child_configured_without_sighup_takes_its_default_action() {
+    let mut child = Child::spawn(bin!("edges"), &["child-config"]);
+    child.ready();
+    let forked = Grandchild::from_line(&child.expect_line("forked "), "forked ", &child);
+    // SIGHUP was the parent's; the child's own configuration leaves it to its default action.
+    forked.signal(libc::SIGHUP);
+    let ended = child.expect_line("child ended ");
+    child.close_stdin();
+    let out = child.finish();
+    assert_eq!(ended, "child ended signal 1", "{out}");
+    assert_eq!(
+        out.count("hook child"),
+        0,
+        "SIGHUP is not the child's\n{out}"
+    );
+    assert_eq!(out.count("hook parent"), 1, "{out}");
+    out.assert_code(0);
+}

@@ -22,6 +22,7 @@
 //! held by a thread blocked on a full pipe): a bounded alarm ends the process if they block.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -136,6 +137,13 @@ fn on_event(event: sys::Event) {
         sys::Event::Wake => {
             let p = state::process();
             let mut st = p.lock();
+            if st.runner_wanted && st.phase == Phase::Running {
+                // No thread could be started for the hooks at a normal exit: run them here.
+                st.runner_wanted = false;
+                drop(st);
+                run_hooks(p);
+                return;
+            }
             if st.request.is_some() && st.phase == Phase::Idle && !st.supervised {
                 st.supervised = true;
                 drop(st);
@@ -394,7 +402,7 @@ fn current_name(p: &Process) -> Cow<'static, str> {
 
 /// At a normal exit: runs the hooks on a fresh thread and waits for them.
 fn run_elsewhere_and_wait(p: &'static Process, me: u64) {
-    if !start_runner(p) {
+    if !start_runner(p, Some(me)) {
         // No thread can be started: run them here, as well as can be done.
         p.lock().runner = Some(me);
         run_hooks(p);
@@ -403,12 +411,29 @@ fn run_elsewhere_and_wait(p: &'static Process, me: u64) {
     wait_done(p, me);
 }
 
-/// Starts a thread that runs the remaining hooks; false if none can be started.
-fn start_runner(p: &'static Process) -> bool {
-    std::thread::Builder::new()
+/// Starts a thread that runs the remaining hooks, or else (no thread can be started: a limit
+/// on threads, say) hands them to the watcher thread unless it is `unusable` (the thread that
+/// is stuck, or the caller); false if neither can be done.
+fn start_runner(p: &'static Process, unusable: Option<u64>) -> bool {
+    let spawned = std::thread::Builder::new()
         .name("safe-exit-hooks".into())
         .spawn(move || run_hooks(p))
-        .is_ok()
+        .is_ok();
+    if spawned {
+        return true;
+    }
+    let Some(watcher) = sys::watcher_thread() else {
+        return false;
+    };
+    if Some(watcher) == unusable {
+        return false;
+    }
+    p.lock().runner_wanted = true;
+    if sys::wake() {
+        return true;
+    }
+    p.lock().runner_wanted = false;
+    false
 }
 
 /// Waits until the hooks are done. If the thread running them is parked for good in Rust's
@@ -438,12 +463,65 @@ fn wait_done(p: &'static Process, me: u64) {
                 "safe-exit: exit hook {name} called exit while the process was already \
                  exiting; running the remaining hooks"
             ));
-            if !start_runner(p) {
+            if !start_runner(p, Some(runner)) {
                 p.lock().runner = Some(me);
                 run_hooks(p);
             }
             st = p.lock();
         }
+    }
+}
+
+/// Marks the thread running a hook. Its destructor runs if the thread ends while a hook runs
+/// on it: a hook called `exit` from C (or, outside Linux, from Rust), which destroys the calling
+/// thread's thread-locals first, or `pthread_exit`. The remaining hooks then run elsewhere.
+struct RunnerMark {
+    in_hook: Cell<bool>,
+}
+
+impl Drop for RunnerMark {
+    fn drop(&mut self) {
+        if self.in_hook.get() {
+            hook_ended_its_thread();
+        }
+    }
+}
+
+thread_local! {
+    static RUNNER: RunnerMark = const { RunnerMark { in_hook: Cell::new(false) } };
+}
+
+/// Marks (or unmarks) the calling thread as running a hook. Never fails: on a thread whose
+/// thread-locals are already gone (the exiting thread) it does nothing.
+fn mark_in_hook(on: bool) {
+    let _ = RUNNER.try_with(|r| r.in_hook.set(on));
+}
+
+/// The thread running the hooks is ending inside a hook (see [`RunnerMark`]): run the
+/// remaining hooks on another thread, and wait for them before this thread (and, with `exit`,
+/// the process) goes on ending.
+fn hook_ended_its_thread() {
+    let Some(p) = state::existing() else { return };
+    let me = sys::current_thread();
+    let mut st = p.lock();
+    if st.phase != Phase::Running || st.runner != Some(me) {
+        return;
+    }
+    st.runner = None;
+    let name = st
+        .current
+        .take()
+        .unwrap_or(Cow::Borrowed("(between hooks)"));
+    drop(st);
+    sys::report(&format!(
+        "safe-exit: exit hook {name} ended its thread (exit or pthread_exit); running the \
+         remaining hooks"
+    ));
+    run_elsewhere_and_wait(p, me);
+    if p.lock().exiting.is_some_and(|e| e != me) {
+        // Another thread is already exiting (a normal exit): it ends the process, with the
+        // status `main` chose. Two threads inside C's `exit` at once would race for it.
+        park_forever();
     }
 }
 
@@ -467,7 +545,15 @@ fn run_hooks(p: &'static Process) {
         // Pop under the lock, run without it: a hook may register, unregister or configure.
         let next = p.lock().pop();
         let Some(hook) = next else { break };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(hook.run)) {
+        mark_in_hook(true);
+        let result = catch_unwind(AssertUnwindSafe(hook.run));
+        mark_in_hook(false);
+        if std::process::id() != p.pid() {
+            // The hook forked and its child returned from it: the child is not the process
+            // whose hooks these are. It ends here, running only hooks of its own.
+            sys::exit_forked_child(0);
+        }
+        if let Err(payload) = result {
             let msg = payload
                 .downcast_ref::<&str>()
                 .copied()

@@ -83,6 +83,8 @@ pub(crate) struct State {
     pub(crate) deadline_watched: bool,
     /// The thread that is exiting normally (inside `exit`), if one is.
     pub(crate) exiting: Option<u64>,
+    /// The watcher thread is asked to run the hooks (no thread could be started for them).
+    pub(crate) runner_wanted: bool,
     /// The shutdown request and when it came.
     pub(crate) request: Option<(ExitReason, Instant)>,
     /// Whether a thread enforces the grace period of the request.
@@ -108,6 +110,7 @@ impl State {
             started_at: None,
             deadline_watched: false,
             exiting: None,
+            runner_wanted: false,
             request: None,
             supervised: false,
             wakers: Vec::new(),
@@ -223,6 +226,11 @@ pub(crate) struct Process {
 }
 
 impl Process {
+    /// The process this record belongs to.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// Locks the state. A panicking hook never holds this lock, but a poisoned lock must not
     /// stop the process from ending either.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

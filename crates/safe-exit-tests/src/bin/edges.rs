@@ -38,6 +38,11 @@ fn main() {
         ["stuck-println"] => stuck_println(),
         ["max-durations", which] => max_durations(which),
         ["late-grace"] => late_grace(),
+        ["hook-c-exit"] => hook_c_exit(),
+        ["hook-pause"] => hook_pause(),
+        ["hook-fork-return"] => hook_fork_return(),
+        ["child-config"] => child_config(),
+        ["no-threads-at-exit"] => no_threads_at_exit(),
         _ => {
             eprintln!("usage: edges SCENARIO [VARIANT] (got {args:?})");
             std::process::exit(64);
@@ -701,4 +706,172 @@ fn late_grace() {
     say("grace set");
     while block_on_stdin().is_some() {}
     pause_forever();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Found by attacking the first version of the fixes
+// ---------------------------------------------------------------------------------------------
+
+/// Hooks A (`hook A`) then B (`hook B`, then C's `exit(9)`, not Rust's); B runs first. Main
+/// returns when stdin closes (the test may send SIGTERM instead).
+fn hook_c_exit() {
+    register(|| say("hook A"));
+    register(|| {
+        say("hook B");
+        // SAFETY: exit has no preconditions.
+        unsafe { libc::exit(9) };
+    });
+    say("ready");
+    block_on_stdin();
+}
+
+static USR1: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_usr1(_: libc::c_int) {
+    USR1.store(true, Ordering::SeqCst);
+}
+
+/// Hooks A (`hook A`) then B, which reports `hook B waiting TID` (its thread) and waits in
+/// `pause()` for SIGUSR1 (as a hook waiting for a signal does), then reports `hook B woke`.
+/// Main returns when stdin closes.
+fn hook_pause() {
+    // SAFETY: a handler that only stores an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_usr1 as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    register(|| say("hook A"));
+    register(|| {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        say(&format!("hook B waiting {tid}"));
+        while !USR1.load(Ordering::SeqCst) {
+            // SAFETY: pause has no preconditions.
+            unsafe { libc::pause() };
+        }
+        say("hook B woke");
+    });
+    say("ready");
+    block_on_stdin();
+}
+
+/// Hooks A (`hook A PID`) then B, which forks: the child reports `forked PID` and returns from
+/// the hook (into safe-exit's loop, in a process whose hooks these are not); the parent's B
+/// reports `child ended ...`. Main returns when stdin closes (the test may send SIGTERM
+/// instead).
+fn hook_fork_return() {
+    register(|| raw(&format!("hook A {}", pid())));
+    register(|| {
+        let child = fork();
+        if child == 0 {
+            raw(&format!("forked {}", pid()));
+            return;
+        }
+        raw(&format!("child ended {}", reap(child)));
+    });
+    say(&format!("ready {}", pid()));
+    block_on_stdin();
+}
+
+/// The parent is configured with SIGHUP and registers `hook parent`. The forked child calls
+/// `config(empty)` (SIGINT and SIGTERM only; SIGHUP keeps its default action), registers
+/// `hook child`, reports `forked PID` (or `config failed`) and pauses. The parent reports
+/// `child ended ...`, then waits for stdin to close.
+fn child_config() {
+    config(DEFAULT_CONFIG).expect("config");
+    register(|| say("hook parent"));
+    say("ready");
+    let child = fork();
+    if child == 0 {
+        if let Err(e) = config(ConfigFlag::empty()) {
+            raw(&format!("config failed: {e}"));
+            // SAFETY: _exit has no preconditions.
+            unsafe { libc::_exit(1) };
+        }
+        register(|| raw("hook child"));
+        raw(&format!("forked {}", pid()));
+        pause_forever();
+    }
+    say(&format!("child ended {}", reap(child)));
+    block_on_stdin();
+}
+
+/// Hooks A (`hook A`) then B (`hook B`, then `exit(7)`). When stdin closes, main makes every
+/// new thread fail to start (a seccomp filter on `clone3` and `clone`, as a limit on threads
+/// or a sandbox would), reports `no threads`, and returns: the hooks must run without a thread
+/// of their own.
+fn no_threads_at_exit() {
+    register(|| say("hook A"));
+    register(|| {
+        say("hook B");
+        std::process::exit(7);
+    });
+    say("ready");
+    block_on_stdin();
+    no_new_threads();
+    let refused = std::thread::Builder::new().spawn(|| {}).is_err();
+    say(&format!("no threads {refused}"));
+}
+
+/// A seccomp filter for the calling thread: `clone3` fails with ENOSYS (so libc falls back to
+/// `clone`), and `clone` with EAGAIN.
+fn no_new_threads() {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7;
+    use libc::{sock_filter, sock_fprog};
+    const fn stmt(code: u32, k: u32) -> sock_filter {
+        sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        }
+    }
+    const fn jeq(k: u32, jt: u8, jf: u8) -> sock_filter {
+        sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt,
+            jf,
+            k,
+        }
+    }
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let errno = |e: i32| libc::SECCOMP_RET_ERRNO | (e as u32 & libc::SECCOMP_RET_DATA);
+    let mut filter = [
+        stmt(load, std::mem::offset_of!(libc::seccomp_data, arch) as u32),
+        jeq(AUDIT_ARCH, 1, 0),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(load, std::mem::offset_of!(libc::seccomp_data, nr) as u32),
+        jeq(libc::SYS_clone3 as u32, 2, 0),
+        jeq(libc::SYS_clone as u32, 2, 0),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(ret, errno(libc::ENOSYS)),
+        stmt(ret, errno(libc::EAGAIN)),
+    ];
+    let prog = sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers; then seccomp with a valid filter
+    // program that lives across the call (the kernel copies it). Without a TSYNC flag it
+    // applies to the calling thread only.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const sock_fprog,
+            ),
+            0,
+            "seccomp: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }

@@ -62,9 +62,15 @@ static FORCE_ON_REPEAT: AtomicBool = AtomicBool::new(false);
 static INSTALLED: AtomicU64 = AtomicU64::new(0);
 /// Bit `n`: our handler for signal `n` was installed with a plain `sigaction`.
 static PLAIN: AtomicU64 = AtomicU64::new(0);
+/// Bit `n`: signal `n` is one the owner's configuration handles. An installed handler for
+/// another signal (inherited over `fork` from a parent configured otherwise) is not ours to
+/// act on.
+static ACTIVE: AtomicU64 = AtomicU64::new(0);
 /// The core's functions: the watcher's and the normal exit's.
 static ON_EVENT: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
 static ON_EXIT: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+/// The watcher thread's id ([`current_thread`]) in the owner process.
+static WATCHER: AtomicU64 = AtomicU64::new(0);
 /// Whether [`at_exit`] is registered with `atexit` (registrations survive `fork`).
 static AT_EXIT_REGISTERED: AtomicBool = AtomicBool::new(false);
 /// How [`final_exit`] ends the process (see [`encode`]), or 0 for not at all.
@@ -100,17 +106,21 @@ pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> 
     // The signals to handle: those already ours (installed before a fork), and those not
     // ignored when we come to them (`nohup`, background jobs): an ignored signal stays ignored.
     let mut sigs = Vec::new();
+    let mut active = 0;
     for sig in handled_signals(flags) {
         if INSTALLED.load(Ordering::Acquire) & bit(sig) != 0 {
+            active |= bit(sig);
             continue;
         }
         let action = action(sig)?;
         if action != libc::SIG_IGN {
             sigs.push((sig, action == libc::SIG_DFL));
+            active |= bit(sig);
         }
     }
 
     let (read_fd, write_fd) = wake_pipe()?;
+    WATCHER.store(0, Ordering::Release);
     if let Err(e) = std::thread::Builder::new()
         .name("safe-exit".into())
         .spawn(move || watch(read_fd))
@@ -124,6 +134,7 @@ pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> 
     }
     FIRST_SIGNAL.store(0, Ordering::Release);
     MODE.store(NORMAL, Ordering::Release);
+    ACTIVE.store(active, Ordering::Release);
     WAKE_FD.store(write_fd, Ordering::Release);
     // Published last: a handler that sees our pid also sees the pipe.
     OWNER_PID.store(pid, Ordering::Release);
@@ -226,11 +237,14 @@ extern "C" fn plain_handler(sig: libc::c_int, _: *mut libc::siginfo_t, _: *mut l
 /// the process `pthread_sigmask`/`raise`/`_exit`. No allocation, no lock, no panic.
 fn on_signal(sig: i32) {
     // SAFETY: getpid is async-signal-safe.
-    if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire) {
-        // No watcher of ours runs here (a child forked without exec). If ours is still the
-        // process's handler for this signal, nothing else handles it: take the default action
-        // rather than make the process unkillable. Otherwise a handler installed after ours
-        // (which called us) owns the signal.
+    if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire)
+        || ACTIVE.load(Ordering::Acquire) & bit(sig) == 0
+    {
+        // No watcher of ours runs here (a child forked without exec), or this process's
+        // configuration does not handle this signal (a handler inherited from a parent
+        // configured otherwise). If ours is still the process's handler for this signal,
+        // nothing else handles it: take the default action rather than make the process
+        // unkillable. Otherwise a handler installed after ours (which called us) owns it.
         let ours_on_top = PLAIN.load(Ordering::Acquire) & bit(sig) != 0
             && action(sig).is_ok_and(|a| a == plain_handler as *const () as libc::sighandler_t);
         if ours_on_top {
@@ -286,6 +300,15 @@ pub(crate) fn wake() -> bool {
     n == 1
 }
 
+/// The watcher thread of this process, if it has one and it has started.
+pub(crate) fn watcher_thread() -> Option<u64> {
+    // SAFETY: getpid has no preconditions.
+    if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire) {
+        return None;
+    }
+    Some(WATCHER.load(Ordering::Acquire)).filter(|&t| t != 0)
+}
+
 /// From now on a termination signal is a repeat (shutdown was requested, or the hooks run).
 pub(crate) fn set_started() {
     let _ = MODE.compare_exchange(NORMAL, STARTED, Ordering::AcqRel, Ordering::Relaxed);
@@ -304,6 +327,7 @@ pub(crate) fn set_force_on_repeat(force: bool) {
 /// The watcher thread: sleeps in `read(2)` on the pipe, which the handler and [`wake`] write,
 /// and hands the first signal (once) and each wake-up to the core.
 fn watch(pipe: i32) {
+    WATCHER.store(current_thread(), Ordering::Release);
     ask_for_short_slice();
     let mut handed = false;
     let mut buf = [0u8; 64];
@@ -534,30 +558,65 @@ pub(crate) fn current_thread() -> u64 {
     }
 }
 
-/// Whether the thread `thread` (of this process) sleeps in `pause()`, where Rust parks a
-/// thread that calls `std::process::exit` while another thread is already exiting. Linux reads
-/// the system call the thread is blocked in from `/proc`; elsewhere this cannot be known.
+/// Whether the thread `thread` (of this process) is parked for good inside
+/// `std::process::exit`: on Linux, Rust lets one thread exit and parks any other thread that
+/// calls `exit` meanwhile in `pause()`. Read from `/proc/self/task/TID/syscall`: the thread
+/// must be blocked in `pause` (or `ppoll(NULL, 0, NULL, NULL)`, libc's `pause` where there is
+/// no `pause` system call), and a return address into `std::process::exit` must be on its
+/// stack just above, so that a hook that merely waits in `pause()` for a signal is not taken
+/// for one that exited. False where this cannot be known (no `/proc`; other systems, where
+/// Rust parks no thread).
 pub(crate) fn parked_in_exit(thread: u64) -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let Ok(text) = std::fs::read_to_string(format!("/proc/self/task/{thread}/syscall")) else {
             return false;
         };
-        let mut fields = text.split_whitespace();
-        let nr: Option<libc::c_long> = fields.next().and_then(|f| f.parse().ok());
-        #[cfg(target_arch = "x86_64")]
-        if nr == Some(libc::SYS_pause) {
-            return true;
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        if fields.len() < 9 {
+            return false;
         }
-        // Where there is no `pause` system call, libc's `pause()` is `ppoll(NULL, 0, NULL,
-        // NULL)`.
-        nr == Some(libc::SYS_ppoll) && fields.take(4).all(|a| a == "0x0")
+        let nr: Option<libc::c_long> = fields[0].parse().ok();
+        #[cfg(target_arch = "x86_64")]
+        let in_pause = nr == Some(libc::SYS_pause);
+        #[cfg(not(target_arch = "x86_64"))]
+        let in_pause = false;
+        let in_pause =
+            in_pause || (nr == Some(libc::SYS_ppoll) && fields[1..5].iter().all(|a| *a == "0x0"));
+        if !in_pause {
+            return false;
+        }
+        let Some(sp) = fields[7]
+            .strip_prefix("0x")
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+        else {
+            return false;
+        };
+        let exit = std::process::exit as fn(i32) -> ! as usize;
+        let word = std::mem::size_of::<usize>();
+        (0..64).any(|i| {
+            // SAFETY: `sp` is the stack pointer of a thread of this process that is blocked in
+            // a system call, deep in a call chain (its thread start, our hook runner, a hook,
+            // `exit`, `pause`): the 512 bytes above it are its own stack frames (and above the
+            // top of a thread's stack lies its thread control block), mapped and not written
+            // while it is blocked. Reads are volatile and of plain words.
+            let w = unsafe { std::ptr::read_volatile((sp + i * word) as *const usize) };
+            w > exit && w - exit < 0x800
+        })
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
         let _ = thread;
         false
     }
+}
+
+/// Ends the process with `exit(code)` from C directly: for a child forked without exec, which
+/// must not go through Rust's `std::process::exit` (it inherited Rust's record of which thread
+/// of its parent was exiting, and would park for good).
+pub(crate) fn exit_forked_child(code: i32) -> ! {
+    // SAFETY: exit has no preconditions; the child has one thread.
+    unsafe { libc::exit(code) }
 }
 
 /// Writes one line to stderr with `write(2)` itself: no lock (another thread may hold

@@ -72,3 +72,13 @@ pub(crate) fn end_after_exit(_reason: ExitReason) -> bool {
 pub(crate) fn end_now(_reason: ExitReason) -> ! {
     std::process::abort()
 }
+
+/// No `fork` here; for the one platform-free caller.
+pub(crate) fn exit_forked_child(code: i32) -> ! {
+    std::process::exit(code)
+}
+
+/// No watcher thread here.
+pub(crate) fn watcher_thread() -> Option<u64> {
+    None
+}

@@ -216,3 +216,13 @@ pub(crate) fn end_now(reason: ExitReason) -> ! {
     // SAFETY: ExitProcess has no preconditions.
     unsafe { ExitProcess(code) }
 }
+
+/// No `fork` here; for the one platform-free caller.
+pub(crate) fn exit_forked_child(code: i32) -> ! {
+    std::process::exit(code)
+}
+
+/// No watcher thread here.
+pub(crate) fn watcher_thread() -> Option<u64> {
+    None
+}
