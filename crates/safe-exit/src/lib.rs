@@ -76,12 +76,15 @@
 //!   [`request_shutdown`] in the child start a fresh state of its own; they never deadlock on
 //!   a lock that a thread of the parent held at the moment of `fork`, and never close a
 //!   descriptor the child did not open.
-//! - **A hook that calls [`std::process::exit`]** neither aborts nor hangs the process, and the
-//!   remaining hooks still run. When the hooks were started by a signal (or a request) and no
-//!   other thread is exiting, the process then exits with the hook's code. At a normal exit
-//!   another thread is already exiting, so Rust parks the hook's thread for good: safe-exit
-//!   notices (Linux), runs the remaining hooks elsewhere, and the process exits with the
-//!   status `main` chose (or, after a signal-started run, by the signal).
+//! - **A hook that calls [`std::process::exit`]** (or C's `exit`) neither aborts nor hangs the
+//!   process, and the remaining hooks still run. When the hooks were started by a signal (or a
+//!   request) and no other thread is exiting, the process then exits with the hook's code. At
+//!   a normal exit another thread is already exiting, so Rust parks the hook's thread for
+//!   good: safe-exit notices (from `/proc` on Linux: the thread waits in `pause()` under
+//!   `std::process::exit`; a hook that merely waits in `pause()` is not mistaken for it), runs
+//!   the remaining hooks elsewhere, and the process exits with the status `main` chose (or,
+//!   after a signal-started run, by the signal). A child forked inside a hook that returns
+//!   from the hook exits with status 0; it never runs its parent's hooks.
 //!   [`request_shutdown`] from inside a hook (exit mode) does not return either: the remaining
 //!   hooks run and the process ends with its code.
 //! - **Ending never waits on a lock someone else holds**: flushing stdout before the process
@@ -158,9 +161,16 @@
 //!   `panic = "abort"`, a crash (SIGSEGV) and SIGKILL do not, and cannot.
 //! - A hook that panics is reported on stderr and the remaining hooks still run, unless the
 //!   program is built with `panic = "abort"`.
-//! - A hook that calls [`std::process::exit`] at a normal exit is detected on Linux only (from
-//!   `/proc`); elsewhere its thread stays parked and the exit waits for the
-//!   [hook deadline](ShutdownPolicy::hook_deadline), if one is set.
+//! - Without `/proc` mounted, a hook that calls [`std::process::exit`] at a normal exit is not
+//!   noticed: its thread stays parked by Rust and the exit waits for it like for any stuck
+//!   hook (the [hook deadline](ShutdownPolicy::hook_deadline) bounds it). Other systems do not
+//!   park such a thread.
+//! - A child that a hook forks inherits Rust's record of which thread is exiting: if that child
+//!   calls [`std::process::exit`] (rather than `exec` or `_exit`), Rust parks it for good.
+//! - A hook registered after the hooks have run (from a C `atexit` function that runs later,
+//!   say) never runs.
+//! - At a normal exit that the hook deadline cuts short, the status is 1: the code `main`
+//!   chose is not known at that point.
 //! - A signal ignored when the handlers are installed (`nohup`, `trap '' HUP`, a background job)
 //!   stays ignored: the program was told not to react to it.
 //! - Hooks belong to the process that registered them: a child created by `fork` without
