@@ -560,44 +560,36 @@ pub(crate) fn current_thread() -> u64 {
 
 /// Whether the thread `thread` (of this process) is parked for good inside
 /// `std::process::exit`: on Linux, Rust lets one thread exit and parks any other thread that
-/// calls `exit` meanwhile in `pause()`. Read from `/proc/self/task/TID/syscall`: the thread
-/// must be blocked in `pause` (or `ppoll(NULL, 0, NULL, NULL)`, libc's `pause` where there is
-/// no `pause` system call), and a return address into `std::process::exit` must be on its
-/// stack just above, so that a hook that merely waits in `pause()` for a signal is not taken
-/// for one that exited. False where this cannot be known (no `/proc`; other systems, where
-/// Rust parks no thread).
+/// calls `exit` meanwhile (in `pause()` or `thread::park()`, depending on the Rust version).
+/// Read from `/proc/self/task/TID/syscall`: the thread must be blocked in a system call, with
+/// a return address into `std::process::exit` on its stack just above (`exit` never returns,
+/// so such an address is only there while the thread is inside it). A hook that merely waits
+/// (in `pause()`, on a lock) is not taken for one that exited. False where this cannot be
+/// known (no `/proc`; other systems, where Rust parks no thread).
 pub(crate) fn parked_in_exit(thread: u64) -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let Ok(text) = std::fs::read_to_string(format!("/proc/self/task/{thread}/syscall")) else {
             return false;
         };
+        // "NR ARG1 .. ARG6 SP PC" while blocked in a system call; "running", or "-1 SP PC"
+        // otherwise.
         let fields: Vec<&str> = text.split_whitespace().collect();
-        if fields.len() < 9 {
-            return false;
-        }
-        let nr: Option<libc::c_long> = fields[0].parse().ok();
-        #[cfg(target_arch = "x86_64")]
-        let in_pause = nr == Some(libc::SYS_pause);
-        #[cfg(not(target_arch = "x86_64"))]
-        let in_pause = false;
-        let in_pause =
-            in_pause || (nr == Some(libc::SYS_ppoll) && fields[1..5].iter().all(|a| *a == "0x0"));
-        if !in_pause {
-            return false;
-        }
-        let Some(sp) = fields[7]
-            .strip_prefix("0x")
+        let blocked = fields.len() >= 9 && fields[0].parse::<i64>().is_ok_and(|nr| nr >= 0);
+        let Some(sp) = fields
+            .get(7)
+            .filter(|_| blocked)
+            .and_then(|f| f.strip_prefix("0x"))
             .and_then(|h| usize::from_str_radix(h, 16).ok())
         else {
             return false;
         };
         let exit = std::process::exit as fn(i32) -> ! as usize;
         let word = std::mem::size_of::<usize>();
-        (0..64).any(|i| {
+        (0..128).any(|i| {
             // SAFETY: `sp` is the stack pointer of a thread of this process that is blocked in
             // a system call, deep in a call chain (its thread start, our hook runner, a hook,
-            // `exit`, `pause`): the 512 bytes above it are its own stack frames (and above the
+            // `exit`, the wait): the kilobyte above it is its own stack frames (and above the
             // top of a thread's stack lies its thread control block), mapped and not written
             // while it is blocked. Reads are volatile and of plain words.
             let w = unsafe { std::ptr::read_volatile((sp + i * word) as *const usize) };
