@@ -133,6 +133,11 @@ fn realtime(name: &str, min: i32, max: i32) -> Option<i32> {
 }
 
 /// `500ms`, `4s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
+///
+/// The number is decimal digits with at most one `.` (no sign, exponent, `inf` or `NaN`),
+/// read exactly, to the nanosecond (rounded down), never through a float. Any such number is
+/// accepted, however large: one beyond what a [`Duration`] holds is [`Duration::MAX`], and
+/// safe_kill treats a duration too long for a deadline as no deadline.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = |why: &str| {
         format!("{why} (got {text:?}); write a number and a unit: 500ms, 4s, 1.5s, 2m, 1h")
@@ -145,15 +150,47 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if number.is_empty() {
         return Err(bad("no number"));
     }
-    let value: f64 = number.parse().map_err(|_| bad("not a number"))?;
-    let scale = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" | "sec" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if fraction.contains('.') || (whole.is_empty() && fraction.is_empty()) {
+        return Err(bad("not a number"));
+    }
+    let unit_nanos: u128 = match unit.trim() {
+        "ms" => 1_000_000,
+        "" | "s" | "sec" => 1_000_000_000,
+        "m" | "min" => 60 * 1_000_000_000,
+        "h" => 3600 * 1_000_000_000,
         _ => return Err(bad("unknown unit")),
     };
-    Duration::try_from_secs_f64(value * scale).map_err(|_| bad("out of range"))
+    Ok(scaled(whole, fraction, unit_nanos))
+}
+
+/// `whole.fraction` (decimal digits) times `unit_nanos` nanoseconds, rounded down to the
+/// nanosecond; [`Duration::MAX`] if that is more than a `Duration` holds.
+fn scaled(whole: &str, fraction: &str, unit_nanos: u128) -> Duration {
+    const NANOS: u128 = 1_000_000_000;
+    let max = Duration::MAX.as_nanos();
+    // The whole part, saturating: anything above `max` is too long anyway.
+    let mut units: u128 = 0;
+    for d in whole.bytes() {
+        units = units
+            .saturating_mul(10)
+            .saturating_add(u128::from(d - b'0'))
+            .min(max + 1);
+    }
+    // The fraction, to 20 digits: a unit is at most 3.6e12 ns, so later digits are worth
+    // less than a nanosecond (and 10^20 units of 3.6e12 ns fit a u128).
+    let digits = &fraction.as_bytes()[..fraction.len().min(20)];
+    let mut part: u128 = 0;
+    for &d in digits {
+        part = part * 10 + u128::from(d - b'0');
+    }
+    let part_nanos = part * unit_nanos / 10u128.pow(digits.len() as u32);
+    let total = units.saturating_mul(unit_nanos).saturating_add(part_nanos);
+    if total > max {
+        return Duration::MAX;
+    }
+    // total <= Duration::MAX: the seconds fit a u64.
+    Duration::new((total / NANOS) as u64, (total % NANOS) as u32)
 }
 
 /// A pid: a positive decimal number. Zero and numbers too large for a pid are passed on to
@@ -263,18 +300,82 @@ mod tests {
         assert_eq!(parse_duration("3"), Ok(ms(3000)));
         assert_eq!(parse_duration("0"), Ok(ms(0)));
         assert_eq!(parse_duration("0.25s"), Ok(ms(250)));
+        assert_eq!(parse_duration(".5s"), Ok(ms(500)));
+        assert_eq!(parse_duration("5."), Ok(ms(5000)));
+        assert_eq!(parse_duration("4 s"), Ok(ms(4000)));
         for bad in [
             "",
             "s",
             "-1s",
             "4 parsecs",
             "1..2s",
+            "1.2.3s",
+            ".",
+            ".s",
             "ms500",
             "1e9999s",
+            "1e3",
             "4d",
+            "+1s",
+            "-0",
+            "inf",
+            "-inf",
+            "infinity",
+            "NaN",
+            "nan s",
+            "0x10s",
         ] {
             let e = parse_duration(bad).unwrap_err();
             assert!(e.contains("500ms, 4s"), "{bad}: {e}");
+        }
+    }
+
+    /// Read exactly: no float rounding on the way.
+    #[test]
+    fn durations_are_exact() {
+        assert_eq!(parse_duration("0.1s"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("1.1h"), Ok(Duration::from_secs(3960)));
+        assert_eq!(parse_duration("0.001ms"), Ok(Duration::from_micros(1)));
+        assert_eq!(
+            parse_duration("9007199254740993s"),
+            Ok(Duration::from_secs(9_007_199_254_740_993))
+        );
+        assert_eq!(
+            parse_duration("1.123456789123456789123456789s"),
+            Ok(Duration::new(1, 123_456_789))
+        );
+    }
+
+    /// Well-formed durations beyond a `Duration`'s range, or too long for any deadline, are
+    /// accepted: safe_kill reads them as no deadline. They used to be "out of range".
+    #[test]
+    fn durations_too_long_for_a_deadline_are_accepted() {
+        let secs = Duration::from_secs;
+        assert_eq!(parse_duration("18446744073709551615s"), Ok(secs(u64::MAX)));
+        assert_eq!(
+            parse_duration("5124095576030431h"),
+            Ok(secs(5_124_095_576_030_431 * 3600))
+        );
+        assert_eq!(
+            parse_duration("18446744073709551615.999999999s"),
+            Ok(Duration::MAX)
+        );
+        for huge in [
+            "18446744073709551616s",
+            "18446744073709551615.9999999999999s",
+            "5124095576030432h",
+            "307445734561825861m",
+            "18446744073709551616000ms",
+            "99999999999999999999999999999999999999999999999999h",
+            &"9".repeat(400),
+            &format!("{}.5s", "1".repeat(100)),
+        ] {
+            assert_eq!(parse_duration(huge), Ok(Duration::MAX), "{huge}");
+        }
+        // Both too long for a deadline: the library waits without one.
+        for long in ["18446744073709551615s", "5124095576030431h"] {
+            let d = parse_duration(long).unwrap();
+            assert!(std::time::Instant::now().checked_add(d).is_none(), "{long}");
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use safe_exit_tests::{
     block_all_signals, command, command_in_pid_namespace, is_gone, pending_signals, pidfd_open,
-    Child, WATCHDOG,
+    Child, KillOnDrop, WATCHDOG,
 };
 
 const SAFE_KILL: &str = env!("CARGO_BIN_EXE_safe-kill");
@@ -138,6 +138,9 @@ fn bad_durations_signal_nothing() {
     assert_rejected(&["-t", "5parsecs"], "unknown unit");
     assert_rejected(&["-t", "-1s"], "500ms, 4s");
     assert_rejected(&["-t", ""], "500ms, 4s");
+    assert_rejected(&["-t", "inf"], "500ms, 4s");
+    assert_rejected(&["-t", "NaN"], "500ms, 4s");
+    assert_rejected(&["-t", "1e3s"], "unknown unit");
 }
 
 #[test]
@@ -214,6 +217,33 @@ fn a_timeout_too_long_for_a_deadline_waits_for_the_exit() {
     );
     assert_eq!(done.stderr, "", "{done}");
     target.finish().assert_signalled(libc::SIGTERM);
+}
+
+/// Durations beyond what a `Duration` (or the clock) can hold are well-formed too: no
+/// deadline, not "out of range" (u64::MAX seconds, and hours whose seconds only a rounding
+/// float pushed past it, used to be refused).
+#[test]
+fn durations_beyond_any_deadline_mean_none() {
+    for spec in [
+        "18446744073709551615s",
+        "5124095576030431h",
+        "18446744073709551616s",
+        "99999999999999999999999999999999999999999999h",
+    ] {
+        let target = shell("echo ready; exec sleep 1000");
+        let pid = target.pid();
+        let mut cmd = command(SAFE_KILL);
+        cmd.args(["-t", spec, &pid.to_string()]);
+        let done = Child::from_command(cmd).finish();
+        done.assert_code(0);
+        assert_eq!(
+            done.stdout,
+            [format!("{pid}: exited after SIGTERM")],
+            "{spec}: {done}"
+        );
+        assert_eq!(done.stderr, "", "{spec}: {done}");
+        target.finish().assert_signalled(libc::SIGTERM);
+    }
 }
 
 /// The same with --no-force on a process that ignores SIGTERM: safe-kill keeps waiting (it is
@@ -364,6 +394,53 @@ fn group_mode_ends_the_worker_and_its_children() {
         assert!(is_gone(c), "child {c} is still there");
     }
     worker.finish().assert_signalled(libc::SIGTERM);
+}
+
+/// `--group` on a group whose leader has exited and been reaped while its members (ignoring
+/// SIGTERM) live on: the group is ended, the members killed at the deadline. (It used to
+/// say "not running" and leave them.) The leader is a shell in a new session (`setsid`),
+/// reaped by the shell that started it before that one says `ready`.
+#[test]
+fn group_mode_ends_a_group_whose_leader_was_reaped() {
+    let mut parent = Child::spawn(
+        "/bin/sh",
+        &[
+            "-c",
+            "setsid sh -c 'trap \"\" TERM; sleep 1000 >/dev/null & echo child $!; \
+             sleep 1000 >/dev/null & echo child $!; echo leader $$'; echo ready; exec sleep 1000",
+        ],
+    );
+    let members: Vec<i32> = (0..2)
+        .map(|_| {
+            parent.expect_line("child ")["child ".len()..]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let _guard = KillOnDrop::new(&members);
+    let leader: i32 = parent.expect_line("leader ")["leader ".len()..]
+        .parse()
+        .unwrap();
+    parent.ready();
+    let reaped = pidfd_open(leader).unwrap_err();
+    assert_eq!(reaped.raw_os_error(), Some(libc::ESRCH), "{reaped}");
+    for m in &members {
+        // SAFETY: getpgid on a positive pid only reads.
+        assert_eq!(unsafe { libc::getpgid(*m) }, leader, "member {m}");
+    }
+    let out = safe_kill(&["--group", "-t", "200ms", &leader.to_string()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{leader} (process group): killed with SIGKILL: still running 200ms after SIGTERM\n"
+        )
+    );
+    for m in &members {
+        assert!(is_gone(*m), "member {m} is still there");
+    }
+    parent.signal(libc::SIGTERM);
+    parent.finish().assert_signalled(libc::SIGTERM);
 }
 
 /// A fresh directory that every user may enter, holding a copy of safe-kill that every user

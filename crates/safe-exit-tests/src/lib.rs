@@ -401,6 +401,42 @@ pub fn is_gone(pid: i32) -> bool {
     unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
 }
 
+/// Processes that are not the test's own children (a child's children, orphaned once their
+/// parent is gone): killed with SIGKILL when this is dropped, so that a failing test leaves
+/// none behind. Their pidfds are opened at once, while they are known to run, so a recycled
+/// pid is never signalled; one that has already ended is simply skipped.
+pub struct KillOnDrop(Vec<OwnedFd>);
+
+impl KillOnDrop {
+    /// Pins `pids` (which must be running now) to be killed on drop.
+    #[track_caller]
+    pub fn new(pids: &[i32]) -> KillOnDrop {
+        KillOnDrop(
+            pids.iter()
+                .map(|&pid| pidfd_open(pid).unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}")))
+                .collect(),
+        )
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for fd in &self.0 {
+            // SAFETY: pidfd_send_signal with a valid pidfd, a null siginfo and zero flags;
+            // errors (already gone) are irrelevant here.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            }
+        }
+    }
+}
+
 /// Waits (watchdog: [`WATCHDOG`]) until the process `pid` is stopped (state `T` in
 /// `/proc/PID/stat`), e.g. after SIGSTOP. The kernel offers no notification for another
 /// process stopping, so this looks every millisecond.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use safe_exit::{safe_kill_with, KillError, KillOptions, KillOutcome};
-use safe_exit_tests::{bin, is_gone, Child};
+use safe_exit_tests::{bin, command_in_new_session, is_gone, pidfd_open, Child, KillOnDrop};
 
 fn worker(args: &[&str], children: usize) -> (Child, Vec<i32>) {
     let count = children.to_string();
@@ -103,4 +103,123 @@ fn a_process_that_does_not_lead_its_group_is_refused() {
         1,
         "{done}"
     );
+}
+
+/// A group whose leader has exited and been reaped, with members that live on: `kill_target
+/// --reaped-leader` forks the leader, which starts the group and its members and exits, and
+/// reaps it. Returns that process (the members' stdout is its stdout), the members (killed
+/// when the guard is dropped, should the test fail) and the former leader's pid, now only
+/// the group's id.
+fn group_without_leader(args: &[&str], members: usize) -> (Child, Vec<i32>, KillOnDrop, i32) {
+    let count = members.to_string();
+    let mut all = vec!["--reaped-leader", "--children", count.as_str()];
+    all.extend_from_slice(args);
+    let mut parent = Child::spawn(bin!("kill_target"), &all);
+    let pids: Vec<i32> = (0..members)
+        .map(|_| {
+            parent.expect_line("child ")["child ".len()..]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let guard = KillOnDrop::new(&pids);
+    let leader: i32 = parent.expect_line("leader ")["leader ".len()..]
+        .parse()
+        .unwrap();
+    parent.ready();
+    // The leader is reaped: no process has its pid, only the group has its number.
+    let gone = pidfd_open(leader).unwrap_err();
+    assert_eq!(
+        gone.raw_os_error(),
+        Some(libc::ESRCH),
+        "leader {leader}: {gone}"
+    );
+    for pid in &pids {
+        // SAFETY: getpgid on a positive pid only reads.
+        assert_eq!(unsafe { libc::getpgid(*pid) }, leader, "member {pid}");
+    }
+    (parent, pids, guard, leader)
+}
+
+/// The leader has exited and been reaped, the members ignore SIGTERM: the group is still
+/// there, so it is signalled, awaited, and forced at the deadline: `Killed`, all gone. (It
+/// used to stop at the leader's missing pid: `NotRunning`, members left running.)
+#[test]
+fn a_group_whose_leader_was_reaped_is_still_ended() {
+    let (parent, members, _guard, leader) = group_without_leader(&["--child-ignore", "15"], 2);
+    let opts = KillOptions::new()
+        .group(true)
+        .timeout(Duration::from_millis(300));
+    assert_eq!(
+        safe_kill_with(leader as u32, &opts).unwrap(),
+        KillOutcome::Killed
+    );
+    for pid in &members {
+        assert!(is_gone(*pid), "member {pid} is still there");
+    }
+    parent.signal(libc::SIGTERM);
+    parent.finish().assert_signalled(libc::SIGTERM);
+}
+
+/// The same group whose members exit on SIGTERM: each gets it once, and the outcome is
+/// `Exited`.
+#[test]
+fn a_group_whose_leader_was_reaped_exits_on_the_signal() {
+    let (parent, members, _guard, leader) = group_without_leader(&["--child-exit-on", "15"], 2);
+    let opts = KillOptions::new()
+        .group(true)
+        .timeout(Duration::from_secs(10));
+    assert_eq!(
+        safe_kill_with(leader as u32, &opts).unwrap(),
+        KillOutcome::Exited
+    );
+    for pid in &members {
+        assert!(is_gone(*pid), "member {pid} is still there");
+    }
+    parent.signal(libc::SIGTERM);
+    let done = parent.finish();
+    done.assert_signalled(libc::SIGTERM);
+    for pid in &members {
+        assert_eq!(done.count(&format!("got 15 pid {pid}")), 1, "{done}");
+    }
+}
+
+/// The same without pidfds (a seccomp filter makes them fail with `ENOSYS`): the `kill`
+/// fallback signals the group with `kill(-pgid)`. Run by `kill_validate` in its own session,
+/// beside its sentinel, which must get nothing.
+#[test]
+fn a_group_whose_leader_was_reaped_is_ended_without_pidfds() {
+    let (parent, members, _guard, leader) = group_without_leader(&["--child-ignore", "15"], 2);
+    let mut cmd = command_in_new_session(bin!("kill_validate"));
+    let pgid = leader.to_string();
+    cmd.args(["--no-pidfd", "--group", "--timeout", "300", &pgid]);
+    let mut caller = Child::from_command(cmd);
+    caller.expect_line("pidfd unavailable");
+    caller.ready();
+    let done = caller.finish();
+    done.assert_code(0);
+    assert_eq!(
+        done.count(&format!("result {leader}: ok killed")),
+        1,
+        "{done}"
+    );
+    assert_eq!(done.count("sentinel clean"), 1, "{done}");
+    for pid in &members {
+        assert!(is_gone(*pid), "member {pid} is still there");
+    }
+    parent.signal(libc::SIGTERM);
+    parent.finish().assert_signalled(libc::SIGTERM);
+}
+
+/// A reaped leader whose group has no members left: there is nothing to signal.
+#[test]
+fn a_reaped_leader_without_members_is_not_running() {
+    let (parent, _, _guard, leader) = group_without_leader(&[], 0);
+    let opts = KillOptions::new().group(true);
+    assert_eq!(
+        safe_kill_with(leader as u32, &opts).unwrap(),
+        KillOutcome::NotRunning
+    );
+    parent.signal(libc::SIGTERM);
+    parent.finish().assert_signalled(libc::SIGTERM);
 }

@@ -113,6 +113,22 @@ fn group_mode_on_our_own_group_is_refused() {
     );
 }
 
+/// The same when the group's leader has exited and been reaped: the group id names no
+/// process, but the group is still ours. (It used to be reported `not-running`.)
+#[test]
+fn group_mode_on_our_own_group_without_its_leader_is_refused() {
+    let done = in_session(&["--from-orphaned-member", "--group", "group"]);
+    let line = done
+        .stdout
+        .iter()
+        .find(|l| l.starts_with("result "))
+        .unwrap();
+    assert!(
+        line.contains(": err OwnGroup: refusing to signal the process group of pid "),
+        "{line}"
+    );
+}
+
 /// All or nothing: one bad pid in a batch, and the valid one is not signalled either.
 #[test]
 fn one_bad_pid_in_a_batch_means_nothing_is_signalled() {

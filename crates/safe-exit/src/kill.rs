@@ -7,8 +7,9 @@
 //! 2. **Open** every target: on Linux a pidfd, which pins the process (a recycled pid is never
 //!    signalled through it); on macOS/BSD a kqueue `NOTE_EXIT` registration. A target that has
 //!    already exited (a zombie) is `Exited` now; one that does not exist is `NotRunning`. In
-//!    group mode the group is checked here too. Any error stops the whole request, still
-//!    before any signal.
+//!    group mode the group is checked here too (a process that does not exist may still have
+//!    left a group with members behind: then that group is the target). Any error stops the
+//!    whole request, still before any signal.
 //! 3. **Signal** every live target with the polite signal, then `SIGCONT`.
 //! 4. **Wait** for all of them at once, until the one shared deadline.
 //! 5. **Force** the survivors with `SIGKILL` (unless `force_kill(false)`) and wait until they
@@ -145,6 +146,12 @@ impl KillOptions {
     /// gone. A process that moves itself to another group (`setsid`, `setpgid`) leaves the
     /// group and is not followed.
     ///
+    /// A target that has already exited and been reaped, while other members of its group
+    /// still run, is no obstacle: its pid is still the group's id (`kill(-pid, 0)` finds
+    /// members), so that group is signalled, awaited and forced in the same way (not the
+    /// caller's own group: [`KillError::OwnGroup`]). [`KillOutcome::NotRunning`] means that
+    /// neither the process nor any process in a group with its id existed.
+    ///
     /// # Platform notes
     ///
     /// - **Linux**: the group is signalled with `pidfd_send_signal(..,
@@ -152,7 +159,9 @@ impl KillOptions {
     ///   is the group of the very process that was opened, even if its pid is recycled. On
     ///   older kernels, `kill(-pgid)`, checked right before against the leader's pidfd. The
     ///   members are found in `/proc` and awaited through their pidfds; the group is
-    ///   scanned again whenever all known members have exited, to catch late children.
+    ///   scanned again whenever all known members have exited, to catch late children. When
+    ///   the leader has already been reaped (or on older kernels has exited), nothing pins
+    ///   the group's id, so the members are signalled one by one through their own pidfds.
     /// - **macOS**: `kill(-pgid)`; the members are found with `proc_listpids` and awaited
     ///   through kqueue `NOTE_EXIT`.
     /// - **Other platforms**: group mode returns [`KillError::Unsupported`].
@@ -198,7 +207,8 @@ pub enum KillOutcome {
     /// The deadline passed with `force_kill(false)`: the process is still running and was
     /// sent nothing after the polite signal (and SIGCONT).
     StillRunning,
-    /// No process had this pid when the call began. Nothing was signalled.
+    /// No process had this pid when the call began (in group mode: nor did any process in
+    /// a process group with this id). Nothing was signalled.
     NotRunning,
 }
 
@@ -768,6 +778,9 @@ impl Job {
             }
         })?;
         let Some(target) = target else {
+            if group {
+                return Job::open_group_without_leader(pid);
+            }
             return Ok(Job::done(pid, KillOutcome::NotRunning));
         };
         if group {
@@ -789,23 +802,8 @@ impl Job {
                 }
                 Err(e) => return Err(io_error("getpgid", pid, e)),
             }
-            if sys::own_process_group() == pid.get() {
-                return Err(KillError::OwnGroup {
-                    pid: pid.get() as u32,
-                });
-            }
-            // Checked now so that an unsupported platform fails before any signal.
-            if let Err(e) = sys::group_members(pid) {
-                return Err(if e.kind() == io::ErrorKind::Unsupported {
-                    KillError::Unsupported {
-                        pid: pid.get() as u32,
-                        what: "group mode",
-                    }
-                } else {
-                    io_error("listing the process group", pid, e)
-                });
-            }
-            // A group whose leader has exited may still have members: go on.
+            Job::check_group(pid)?;
+            // A group whose leader has exited (a zombie) may still have members: go on.
             return Ok(Job {
                 pid,
                 handle: Some(target),
@@ -827,6 +825,53 @@ impl Job {
         }
     }
 
+    /// Group mode when no process has the pid (it has exited and been reaped): the pid may
+    /// still be the id of its process group, whose other members live on. Then that group is
+    /// the target, as with a leader that is a zombie; signals go to its members (there is no
+    /// leader left to signal through). No such group: `NotRunning`.
+    fn open_group_without_leader(pid: Pid) -> Result<Job, KillError> {
+        match sys::group_exists(pid) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Job::done(pid, KillOutcome::NotRunning)),
+            Err(e) => return Err(io_error("kill(-pgid, 0)", pid, e)),
+        }
+        let mut members = Vec::new();
+        for member in Job::check_group(pid)? {
+            if let Some(t) =
+                open_member(pid, member).map_err(|e| io_error(sys::OPEN_CALL, member, e))?
+            {
+                members.push(t);
+            }
+        }
+        // Members that have all exited by now (zombies, or gone since the check) end the job
+        // at the first look: `Exited`, as for a zombie target.
+        Ok(Job {
+            pid,
+            handle: None,
+            alive: false,
+            members: Some(members),
+            result: None,
+        })
+    }
+
+    /// Group mode: refuses the caller's own group, and lists the group's processes, so that
+    /// an unsupported platform fails before any signal.
+    fn check_group(pid: Pid) -> Result<Vec<Pid>, KillError> {
+        if sys::own_process_group() == pid.get() {
+            return Err(KillError::OwnGroup {
+                pid: pid.get() as u32,
+            });
+        }
+        match sys::group_members(pid) {
+            Ok(members) => Ok(members),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => Err(KillError::Unsupported {
+                pid: pid.get() as u32,
+                what: "group mode",
+            }),
+            Err(e) => Err(io_error("listing the process group", pid, e)),
+        }
+    }
+
     fn done(pid: Pid, outcome: KillOutcome) -> Job {
         Job {
             pid,
@@ -840,9 +885,14 @@ impl Job {
     /// Sends `sig` to the target (or its group). A target that turns out to be gone simply
     /// has nothing left to signal; permission and other errors end the job.
     fn send(&mut self, sig: i32) {
-        let Some(handle) = &self.handle else { return };
         let group = self.members.is_some();
-        match handle.send(sig, group) {
+        let sent = match &self.handle {
+            Some(handle) => handle.send(sig, group),
+            // A group whose leader was already reaped: its members, through no handle.
+            None if group => sys::send_group(self.pid, sig),
+            None => return,
+        };
+        match sent {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -931,16 +981,27 @@ impl Job {
             if pid == self.pid {
                 continue; // the leader has its own handle, and it has exited
             }
-            if let Some(t) = sys::Target::open(pid)? {
-                if !t.has_exited()? {
-                    found.push(t);
-                }
+            if let Some(t) = open_member(self.pid, pid)? {
+                found.push(t);
             }
         }
         let any = !found.is_empty();
         self.members = Some(found);
         Ok(any)
     }
+}
+
+/// Opens `pid` if it is a live member of the process group `pgid`. Opened first, which pins
+/// the process, then checked: a process listed in the group that has exited since (its pid
+/// perhaps recycled by a process elsewhere) or has left the group is `None`.
+fn open_member(pgid: Pid, pid: Pid) -> io::Result<Option<sys::Target>> {
+    let Some(t) = sys::Target::open(pid)? else {
+        return Ok(None);
+    };
+    if t.has_exited()? {
+        return Ok(None);
+    }
+    Ok((sys::process_group(pid)? == Some(pgid.get())).then_some(t))
 }
 
 /// Waits until every job has a result or `deadline` passes (`None`: no deadline, wait until

@@ -7,7 +7,11 @@
 //! sentinel's pid), `group` (our process group's id) or `thread` (the thread id of a thread
 //! of this process, started for the purpose). With `--from-member` the work is done by a
 //! forked child, a member of the group that this process leads (and the parent exits with
-//! the child's status). `--no-pidfd` (first, before the other options) installs a seccomp
+//! the child's status). With `--from-orphaned-member` the work is done by a member of a group
+//! whose leader has exited and been reaped: this process forks the leader, which starts a new
+//! process group and forks the member into it, then exits; this process reaps it (the member,
+//! orphaned, comes to this process, a child subreaper) and exits with the member's status.
+//! `--no-pidfd` (first, before the other options) installs a seccomp
 //! filter that makes `pidfd_open` and `pidfd_send_signal` fail with `ENOSYS`, as on a kernel
 //! before 5.3, so that safe_kill takes its `kill` + polling fallback, and prints
 //! `pidfd unavailable` once that is checked. `--timeout max` is `Duration::MAX` (default:
@@ -44,6 +48,7 @@ mod linux {
             match arg.as_str() {
                 "--no-pidfd" => no_pidfd(),
                 "--from-member" => from_member(),
+                "--from-orphaned-member" => from_orphaned_member(),
                 "--timeout" => {
                     let t = args.next().expect("--timeout MS|max");
                     opts = opts.timeout(if t == "max" {
@@ -272,6 +277,57 @@ mod linux {
             libc::WEXITSTATUS(status)
         } else {
             128 + libc::WTERMSIG(status)
+        };
+        std::process::exit(code);
+    }
+
+    /// Forks a leader that starts a new process group, forks a member into it and exits. This
+    /// process reaps the leader, then lets the member go on, waits for it (a child
+    /// subreaper, it inherits the orphan) and exits with its status; the member returns.
+    fn from_orphaned_member() {
+        let (go_r, go_w) = pipe();
+        // SAFETY: prctl with plain integers; then fork while single-threaded.
+        let leader = unsafe {
+            assert_eq!(libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+            libc::fork()
+        };
+        assert!(leader >= 0, "fork");
+        if leader == 0 {
+            // SAFETY: setpgid on ourselves, fork while single-threaded, _exit.
+            unsafe {
+                assert_eq!(libc::setpgid(0, 0), 0, "setpgid");
+                let member = libc::fork();
+                assert!(member >= 0, "fork");
+                if member != 0 {
+                    libc::_exit(0);
+                }
+            }
+            // The member: wait until the leader is reaped.
+            let mut byte = 0u8;
+            // SAFETY: reading one byte into a valid buffer; closing our pipe ends.
+            unsafe {
+                libc::close(go_w);
+                assert_eq!(libc::read(go_r, (&mut byte as *mut u8).cast(), 1), 1);
+                libc::close(go_r);
+            }
+            return;
+        }
+        let mut status = 0;
+        // SAFETY: reaping the leader (our child); waking the member; then waiting for it (ours
+        // now: it was orphaned when the leader exited, and we are a subreaper).
+        let code = unsafe {
+            assert_eq!(libc::waitpid(leader, &mut status, 0), leader);
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+            libc::write(go_w, b"x".as_ptr().cast(), 1);
+            assert!(
+                libc::waitpid(-1, &mut status, 0) > 0,
+                "no member to wait for"
+            );
+            if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            }
         };
         std::process::exit(code);
     }

@@ -267,6 +267,54 @@ pub(crate) fn process_group(pid: Pid) -> io::Result<Option<i32>> {
     }
 }
 
+/// Whether the process group `pgid` exists (has a member, perhaps a zombie): `kill(-pgid, 0)`,
+/// which signals nothing. A group whose members all belong to others (`EPERM`) exists too.
+pub(crate) fn group_exists(pgid: Pid) -> io::Result<bool> {
+    if pgid.get() == 1 {
+        return Err(no_group_one());
+    }
+    // SAFETY: signal 0 only checks existence and permission. -pgid is a process group: pgid
+    // is positive and not 1, so this is never kill(0) or kill(-1).
+    if unsafe { libc::kill(-pgid.get(), 0) } == 0 {
+        return Ok(true);
+    }
+    match errno() {
+        libc::EPERM => Ok(true),
+        libc::ESRCH => Ok(false),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Sends `sig` to the process group `pgid` when there is no handle on its leader (it has
+/// exited and been reaped), so nothing pins the group's id: on Linux with pidfds, to each
+/// live member through its own pidfd, so that a group id recycled meanwhile is never
+/// signalled (a member that joins after the listing is found by the next look at the group,
+/// and gets SIGKILL at the deadline); elsewhere `kill(-pgid)`. `Ok` when no member is left.
+pub(crate) fn send_group(pgid: Pid, sig: i32) -> io::Result<()> {
+    if pgid.get() == 1 {
+        return Err(no_group_one());
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(sent) = linux::send_members(pgid, sig) {
+        return sent;
+    }
+    // SAFETY: plain kill(2) to a process group: pgid is positive and not 1, so this is never
+    // kill(0) or kill(-1).
+    if unsafe { libc::kill(-pgid.get(), sig) } == 0 || errno() == libc::ESRCH {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Group 1 is never addressed: `kill(-1)` means every process (validation refuses it first).
+fn no_group_one() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the process group of pid 1 cannot be addressed",
+    )
+}
+
 /// `getpgrp`: the caller's own process group.
 pub(crate) fn own_process_group() -> i32 {
     // SAFETY: getpgrp has no preconditions and cannot fail.
@@ -405,12 +453,7 @@ mod linux {
             // The leader has exited and may be reaped any moment, after which its number
             // (the group id) is no longer pinned: signal the members one by one through
             // pidfds instead.
-            for member in group_members(pid.get())? {
-                if let Some(Some(mfd)) = open(member)? {
-                    send(&mfd, member, sig, false)?;
-                }
-            }
-            return Ok(());
+            return signal_members(pid, sig);
         }
         // SAFETY: plain kill(2) to a negative pid: a process group. pid is positive and
         // never 1 in group mode, so this is never kill(0) or kill(-1).
@@ -418,6 +461,40 @@ mod linux {
             Ok(())
         } else {
             Err(io::Error::last_os_error())
+        }
+    }
+
+    /// [`super::send_group`] through pidfds: `None` when pidfds are not available here.
+    pub(super) fn send_members(pgid: Pid, sig: i32) -> Option<io::Result<()>> {
+        if NO_PIDFD.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(signal_members(pgid, sig))
+    }
+
+    /// Sends `sig` to each live member of the group `pgid` through its own pidfd, checked
+    /// after the open (which pins the process) to be still running and still in the group.
+    /// As `kill(-pgid)`: `Ok` if any member got it or none is left; otherwise the error
+    /// (`EPERM`: they all belong to others). A member that exits meanwhile is skipped.
+    fn signal_members(pgid: Pid, sig: i32) -> io::Result<()> {
+        let mut sent = false;
+        let mut failed = None;
+        for member in group_members(pgid.get())? {
+            let Some(Some(fd)) = open(member)? else {
+                continue;
+            };
+            if readable(&fd)? || stat(member.get()).map(|s| s.pgrp) != Some(pgid.get()) {
+                continue;
+            }
+            match send(&fd, member, sig, false) {
+                Ok(()) => sent = true,
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(e) => failed = Some(e),
+            }
+        }
+        match failed {
+            Some(e) if !sent => Err(e),
+            _ => Ok(()),
         }
     }
 

@@ -65,3 +65,11 @@ pub(crate) fn own_process_group() -> i32 {
 pub(crate) fn group_members(_pgid: Pid) -> io::Result<Vec<Pid>> {
     Err(unsupported())
 }
+
+pub(crate) fn group_exists(_pgid: Pid) -> io::Result<bool> {
+    Ok(false)
+}
+
+pub(crate) fn send_group(_pgid: Pid, _sig: i32) -> io::Result<()> {
+    Err(unsupported())
+}

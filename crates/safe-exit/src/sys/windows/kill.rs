@@ -369,6 +369,19 @@ pub(crate) fn group_members(_pgid: Pid) -> io::Result<Vec<Pid>> {
     ))
 }
 
+/// No process groups here (see [`process_group`]): a pid with no process is just that.
+pub(crate) fn group_exists(_pgid: Pid) -> io::Result<bool> {
+    Ok(false)
+}
+
+/// No process groups here (see [`process_group`]).
+pub(crate) fn send_group(_pgid: Pid, _sig: i32) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "process groups on Windows",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
