@@ -65,6 +65,7 @@ __all__ = [
     "KillOutcome",
     "SafeExitException",
     "SignalExit",
+    "SignalInterrupt",
     "WinCtrlEvent",
     "config",
     "exit_signal",
@@ -93,6 +94,12 @@ class SignalExit(SystemExit):
         return (type(self), (self.signal,))
 
 
+class SignalInterrupt(SignalExit, KeyboardInterrupt):
+    """What SIGINT raises: a ``SignalExit`` that is also a ``KeyboardInterrupt``, so that the
+    standard library treats Ctrl-C as it always has (``subprocess`` gives its child a moment to
+    clean up, ``asyncio`` and ``threading`` shut down as for ``KeyboardInterrupt``)."""
+
+
 # The enum types live in `_types`: importing `enum` costs milliseconds of interpreter start,
 # so they are loaded on first use (PEP 562).
 _LAZY = frozenset({"CONFIG_CTRL_ALL", "DEFAULT_CONFIG", "ConfigFlag", "KillOutcome", "WinCtrlEvent"})
@@ -116,6 +123,7 @@ def __dir__():
 _DEFAULT_BITS = 0b111111
 _ALL_BITS = 0xFF
 _SIGTERM = 15
+_SIGINT = 2
 # `pid_t` is a signed 32-bit integer everywhere we run.
 _PID_MAX = 0x7FFFFFFF
 # What `timeout_secs=None` ("no deadline") becomes: a hundred years.
@@ -332,6 +340,8 @@ def _install_in_main_thread():
             continue  # ignored when we came to it (nohup, background jobs): stays ignored
         if current is None:
             continue  # a handler installed outside Python: left alone, Python cannot chain it
+        if _is_event_loop_handler(current):
+            continue  # asyncio's (loop.add_signal_handler, asyncio.run): the program's own
         _previous[signum] = current  # first: our handler may run as soon as it is in place
         try:
             sig.signal(signum, _on_signal)
@@ -339,6 +349,14 @@ def _install_in_main_thread():
             del _previous[signum]
             raise
     _installed_bits = bits
+
+
+def _is_event_loop_handler(handler):
+    """Whether `handler` is an event loop's: asyncio's `add_signal_handler` and `asyncio.run`
+    install one that only wakes the loop, which then runs the program's callback. The program
+    handles that signal itself; raising SignalExit over it would cancel the task that drains."""
+    module = getattr(handler, "__module__", None) or ""
+    return module.split(".")[0] in ("asyncio", "uvloop")
 
 
 def _in_main_thread():
@@ -375,16 +393,32 @@ def _on_signal(signum, frame):
         # `_after_fork_in_child`): the signal does what it did before safe_exit.
         return _act_as_before(signum, frame)
     with _lock:
-        if _state >= _RUNNING:
-            return  # the functions are running or ran: exactly once, never cut short
+        if _state == _DONE:
+            # The functions ran and the process is ending: nothing is left to protect, so the
+            # signal ends it at once, as it would without safe_exit.
+            _native_module().end_by_signal(signum)
+        if _state == _RUNNING:
+            return  # the functions are running: exactly once, never cut short
         if _exit_signal == 0:
             _exit_signal = signum
-            _sys.modules[__name__ + "._native"].set_exit_signal(signum)
+            _native_module().set_exit_signal(signum)
+        if frame is not None and frame.f_code is _run_exit_functions.__code__:
+            # The signal was pending when the exit routine started (an `atexit` function
+            # before it blocked in C): raising here, before it marks itself running, would
+            # make `atexit` swallow the exception and skip every function. They run now, and
+            # the process then ends by the signal.
+            return
         _state = _UNWINDING
     previous = _previous.get(signum)
     if callable(previous) and previous is not _signal_module().default_int_handler:
         previous(signum, frame)
+    if signum == _SIGINT:
+        raise SignalInterrupt(signum)
     raise SignalExit(signum)
+
+
+def _native_module():
+    return _sys.modules[__name__ + "._native"]
 
 
 def _act_as_before(signum, frame):
@@ -420,6 +454,23 @@ def _run_exit_functions():
         with _lock:
             _state = _DONE
         _flush_std_streams()
+        _default_actions_from_now_on()
+
+
+def _default_actions_from_now_on():
+    """After the functions: the signals we handle take their default action again, so that one
+    arriving while the rest of the shutdown runs (a slow `atexit` function registered before
+    ours, blocked in C) ends the process at once. Not as PID 1, which the kernel protects from
+    default actions: our handler ends the process there (see `_on_signal`)."""
+    if _os.getpid() == 1 or not _in_main_thread():
+        return
+    sig = _signal_module()
+    for signum in list(_previous):
+        try:
+            if sig.getsignal(signum) is _on_signal:
+                sig.signal(signum, sig.SIG_DFL)
+        except (ValueError, OSError):
+            pass
 
 
 def _report_failure(func):
@@ -451,19 +502,19 @@ def _flush_std_streams():
 # child before it has put the handlers found before ours back would otherwise reach our
 # Python handler there, and CPython drops the Python-level signals pending in a new child.
 # Blocked, it waits in the kernel and takes its usual action once unblocked.
-_fork_mask = None
+# The mask is saved per forking thread: threads that fork at the same moment each put back
+# their own (a signal mask belongs to a thread).
+_fork_masks: dict = {}
 
 
 def _before_fork():
-    global _fork_mask
     sig = _signal_module()
     if _previous and hasattr(sig, "pthread_sigmask"):
-        _fork_mask = sig.pthread_sigmask(sig.SIG_BLOCK, list(_previous))
+        _fork_masks[_thread.get_ident()] = sig.pthread_sigmask(sig.SIG_BLOCK, list(_previous))
 
 
 def _restore_fork_mask():
-    global _fork_mask
-    mask, _fork_mask = _fork_mask, None
+    mask = _fork_masks.pop(_thread.get_ident(), None)
     if mask is not None:
         sig = _signal_module()
         sig.pthread_sigmask(sig.SIG_SETMASK, mask)
@@ -479,6 +530,12 @@ def _after_fork_in_child():
     itself (its parent's ending is none of its business)."""
     global _lock, _state, _exit_signal, _installed_bits
     _lock = _thread.RLock()
+    # Only the forking thread exists here; the masks other threads of the parent saved are
+    # theirs.
+    mine = _fork_masks.get(_thread.get_ident())
+    _fork_masks.clear()
+    if mine is not None:
+        _fork_masks[_thread.get_ident()] = mine
     del _functions[:]
     _state = _IDLE
     _exit_signal = 0

@@ -290,6 +290,117 @@ def scenario_target(behaviour):
     time.sleep(60)
 
 
+def scenario_asyncio_drain(order):
+    """An asyncio service that drains in `loop.add_signal_handler(SIGTERM, ...)` and registers
+    a function with safe_exit, before (`before`) or after (`after`) adding its handler."""
+    import asyncio
+    import signal
+
+    if order == "before":
+        safe_exit.register(cleanup)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def drain():
+            print("drain callback", flush=True)
+            stop.set()
+
+        loop.add_signal_handler(signal.SIGTERM, drain)
+        if order == "after":
+            safe_exit.register(cleanup)
+        ready()
+        try:
+            await stop.wait()
+        except asyncio.CancelledError:
+            print("main cancelled", flush=True)
+            raise
+        print("main drained", flush=True)
+
+    asyncio.run(main())
+    print("after asyncio.run", flush=True)
+
+
+def scenario_pending_at_exit():
+    """An `atexit` function that runs before safe_exit's blocks in C (a shell that says `slow`
+    and reads a line); a signal arriving meanwhile is pending when safe_exit's exit routine
+    starts."""
+    import atexit
+
+    safe_exit.register(cleanup)
+    atexit.register(os.system, "echo slow; read line")
+    ready()
+    input()
+
+
+def scenario_after_functions():
+    """An `atexit` function registered before safe_exit's runs after the registered
+    functions; it blocks in C (a shell that says `slow` and reads a line)."""
+    import atexit
+
+    atexit.register(os.system, "echo slow; read line")
+    safe_exit.register(cleanup)
+    ready()
+    input()
+
+
+def scenario_fork_threads(forks):
+    """Three threads (the main one among them) fork `forks` times each at the same moment
+    (children `_exit` at once); then main reports its blocked signals and waits."""
+    import signal
+
+    safe_exit.register(cleanup)
+    n = int(forks)
+    # Switch threads as often as possible, so that the threads' fork callbacks interleave.
+    sys.setswitchinterval(1e-6)
+    start = threading.Barrier(3)
+
+    def forker():
+        start.wait()
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+
+    threads = [threading.Thread(target=forker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    forker()
+    for t in threads:
+        t.join()
+    sys.setswitchinterval(0.005)
+    blocked = sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    print("blocked", blocked, flush=True)
+    ready()
+    block("sleep")
+
+
+CHILD_WITH_CLEANUP = """
+import sys, time
+print("grandchild ready", flush=True)
+try:
+    time.sleep(60)
+except KeyboardInterrupt:
+    time.sleep(0.05)  # its own cleanup takes a moment
+    print("grandchild cleaned up", flush=True)
+    sys.exit(1)
+"""
+
+
+def scenario_subprocess_ctrl_c(how):
+    """Runs a child interpreter with `subprocess.run` (`run`) or `subprocess.call` (`call`);
+    the test presses Ctrl-C (SIGINT to the whole process group, as a terminal does)."""
+    import subprocess
+
+    safe_exit.register(cleanup)
+    ready()
+    runner = subprocess.run if how == "run" else subprocess.call
+    runner([sys.executable, "-c", CHILD_WITH_CLEANUP])
+    print("not reached: the child ended by itself")
+
+
 PREFIX = "scenario_"
 SCENARIOS = {name[len(PREFIX) :]: f for name, f in dict(globals()).items() if name.startswith(PREFIX)}
 

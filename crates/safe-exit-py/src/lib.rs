@@ -82,6 +82,14 @@ fn exit_signal() -> i32 {
     sys::exit_signal()
 }
 
+/// Ends the process by `signum` now (default action, unblock, raise; `_exit(128 + signum)` as
+/// PID 1), after flushing C stdio. For a signal that arrives after the registered functions
+/// have run: the process is ending anyway, and must not linger.
+#[pyfunction]
+fn end_by_signal(signum: i32) {
+    sys::end_now(signum);
+}
+
 /// Asks the main thread to call `safe_exit._install_in_main_thread()` the next time it runs
 /// Python code (`Py_AddPendingCall`).
 ///
@@ -173,6 +181,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(arm, m)?)?;
     m.add_function(wrap_pyfunction!(set_exit_signal, m)?)?;
     m.add_function(wrap_pyfunction!(exit_signal, m)?)?;
+    m.add_function(wrap_pyfunction!(end_by_signal, m)?)?;
     m.add_function(wrap_pyfunction!(schedule_install, m)?)?;
     m.add_function(wrap_pyfunction!(safe_kill, m)?)?;
     m.add("KillFailed", m.py().get_type::<KillFailed>())?;

@@ -55,6 +55,13 @@ fn end_by_signal(signum: i32) {
     safe_exit::end_by_signal(signum)
 }
 
+/// Ends the process by `signum` now (see [`end_by_signal`]); on platforms without unix signals,
+/// exits with status 128 + signal.
+pub(crate) fn end_now(signum: i32) {
+    end_by_signal(signum);
+    std::process::exit(128 + signum)
+}
+
 /// Without unix signals nothing is ever recorded (no signal is handled there); the exit
 /// status that `SignalExit` carries (128 + signal) stands.
 #[cfg(not(unix))]

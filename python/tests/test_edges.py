@@ -1,0 +1,94 @@
+"""The package at the edges: asyncio's own handlers, a signal pending when the exit functions
+start or arriving after them, threads that fork at the same moment, and Ctrl-C while a
+`subprocess` child runs. Real child interpreters, real signals."""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+
+def test_an_asyncio_handler_added_before_register_owns_its_signal(spawn):
+    child = spawn("asyncio_drain", "after")
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    out = child.stdout.splitlines()
+    assert "main cancelled" not in out, child.report()
+    assert out[1:] == ["drain callback", "main drained", "after asyncio.run", "cleanup ran None"], child.report()
+    assert rc == 0, child.report()
+
+
+def test_an_asyncio_handler_added_after_register_owns_its_signal(spawn):
+    child = spawn("asyncio_drain", "before")
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    out = child.stdout.splitlines()
+    assert out[1:] == ["drain callback", "main drained", "after asyncio.run", "cleanup ran None"], child.report()
+    assert rc == 0, child.report()
+
+
+def test_a_signal_pending_when_the_exit_functions_start_still_runs_them(spawn):
+    child = spawn("pending_at_exit")
+    child.wait_for("ready")
+    child.send("\n")  # main ends; the slow atexit function starts
+    child.wait_for("slow")
+    child.signal(signal.SIGTERM)  # pending until the shell returns
+    child.send("go\n")  # the shell reads its line and returns
+    rc = child.finish()
+    assert child.stdout.count("cleanup ran") == 1, child.report()
+    assert "cleanup ran 15" in child.stdout, child.report()
+    assert rc == -signal.SIGTERM, child.report()
+
+
+def test_a_signal_after_the_functions_ends_the_process_at_once(spawn):
+    child = spawn("after_functions")
+    child.wait_for("ready")
+    child.send("\n")
+    child.wait_for("slow")  # the functions ran; an older atexit function blocks (in C)
+    assert "cleanup ran None" in child.stdout, child.report()
+    child.signal(signal.SIGTERM)
+    # It ends without waiting for the blocked function (the shell still waits for its line,
+    # and keeps stdout open: wait for the process itself, then end the shell).
+    try:
+        rc = child.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail("the process did not end at once on a signal after its functions\n" + child.report())
+    child.kill()
+    assert rc == -signal.SIGTERM, child.report()
+
+
+def test_threads_forking_at_once_leave_no_signal_blocked(spawn):
+    child = spawn("fork_threads", "150")
+    assert child.wait_for("blocked") == "blocked []", child.report()
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert rc == -signal.SIGTERM, child.report()
+    assert child.stdout.count("cleanup ran 15") == 1, child.report()
+
+
+def _ctrl_c_in_subprocess(spawn, how):
+    child = spawn("subprocess_ctrl_c", how)
+    child.wait_for("ready")
+    child.wait_for("grandchild ready")
+    # A terminal's Ctrl-C: SIGINT to the whole foreground process group.
+    os.killpg(child.pid, signal.SIGINT)
+    rc = child.finish()
+    assert "grandchild cleaned up" in child.stdout, (
+        "subprocess gives its child a moment to clean up after Ctrl-C\n" + child.report()
+    )
+    assert child.stdout.count("cleanup ran 2") == 1, child.report()
+    assert "not reached" not in child.stdout, child.report()
+    assert rc == -signal.SIGINT, child.report()
+
+
+def test_ctrl_c_during_subprocess_run_lets_the_child_clean_up(spawn):
+    _ctrl_c_in_subprocess(spawn, "run")
+
+
+def test_ctrl_c_during_subprocess_call_lets_the_child_clean_up(spawn):
+    _ctrl_c_in_subprocess(spawn, "call")
