@@ -13,16 +13,23 @@ How it works
   for SIGINT, SIGTERM and the signals chosen by ``ConfigFlag``, except a signal that is
   ignored at that moment (``nohup``, background jobs): it stays ignored. A Python handler
   found in place is called first (chained; if it raises, its exception unwinds the main
-  thread instead of ``SignalExit``); one installed later replaces ours, as Python allows one
-  handler per signal. A handler installed outside Python (by a C extension) is left alone.
+  thread instead of ``SignalExit``), except an event loop's (asyncio's
+  ``loop.add_signal_handler``, ``asyncio.run``'s Ctrl-C handler): that one is left in place
+  and owns its signal, as one installed later does (Python keeps one handler per signal). A
+  handler installed outside Python (by a C extension) is left alone.
 - The handler records the first signal and raises ``SignalExit`` (a ``SystemExit``) in the
-  main thread, which unwinds; Python's blocking calls (``time.sleep``, ``input``, socket and
-  lock waits) are interrupted for it. Further signals while the main thread unwinds raise
-  ``SignalExit`` again, as repeated Ctrl-C raises ``KeyboardInterrupt`` again, so a program
-  that swallows the exception can still be stopped.
-- An ``atexit`` function runs the registered functions exactly once, newest first. From the
-  moment they start, signals are ignored: a second signal never runs them again and never
-  cuts them short.
+  main thread, which unwinds; for SIGINT it raises ``SignalInterrupt``, which is also a
+  ``KeyboardInterrupt``, so the standard library treats Ctrl-C as it always has
+  (``subprocess`` gives its child a moment to clean up; ``asyncio.run`` cancels its tasks).
+  Python's blocking calls (``time.sleep``, ``input``, socket and lock waits) are interrupted
+  for it. Further signals while the main thread unwinds raise again, as repeated Ctrl-C
+  raises ``KeyboardInterrupt`` again, so a program that swallows the exception can still be
+  stopped.
+- An ``atexit`` function runs the registered functions exactly once, newest first, even if a
+  signal was already pending when it started. While they run, signals are ignored: a second
+  signal never runs them again and never cuts them short. Once they have run, the handled
+  signals take their default action again, so a signal arriving during the rest of the
+  shutdown (a slow ``atexit`` function registered earlier) ends the process at once.
 - At the very end of interpreter shutdown (after every ``atexit`` function and the flush of
   ``sys.stdout``/``sys.stderr``), a function in the native module ends the process by the
   recorded signal: default action, unblock, re-raise; as PID 1 of a container, where that
@@ -40,12 +47,14 @@ Limitations
 - A child created by ``os.fork`` starts with no registered functions (its parent's cleanup is
   the parent's) and with the signal handlers that were in place before safe_exit's, so a
   signal does there what it did before (a terminated multiprocessing worker reports
-  -SIGTERM), until the child calls ``register`` or ``config`` itself.
+  -SIGTERM), until the child calls ``register`` or ``config`` itself. Around ``fork`` the
+  forking thread blocks the handled signals and then restores its own mask, also when several
+  threads fork at the same moment.
 - Signal handling needs the main thread: if the first ``register`` happens in another thread,
   the handlers are installed when the main thread next runs Python code.
-- SIGINT raises ``SignalExit``, not ``KeyboardInterrupt`` (the original replaced Python's
-  SIGINT handler too): ``except KeyboardInterrupt:`` no longer sees Ctrl-C once a function is
-  registered.
+- SIGTERM, SIGQUIT and SIGHUP raise ``SignalExit``, which the standard library treats as
+  ``sys.exit``: ``subprocess.run`` kills its child at once (without safe_exit the parent would
+  die and leave the child running).
 - Functions registered after the registered functions have run (from another thread, late in
   shutdown) are not run, as with ``atexit``.
 - Windows is not tested: there SIGINT, SIGTERM and SIGBREAK go through the same Python

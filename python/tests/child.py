@@ -401,6 +401,22 @@ def scenario_subprocess_ctrl_c(how):
     print("not reached: the child ended by itself")
 
 
+def scenario_asyncio_plain():
+    """`asyncio.run` of a task with a `finally:` block; no handler of the program's own."""
+    import asyncio
+
+    safe_exit.register(cleanup)
+
+    async def main():
+        try:
+            ready()
+            await asyncio.sleep(60)
+        finally:
+            print("task cleanup", flush=True)
+
+    asyncio.run(main())
+
+
 PREFIX = "scenario_"
 SCENARIOS = {name[len(PREFIX) :]: f for name, f in dict(globals()).items() if name.startswith(PREFIX)}
 

@@ -92,3 +92,17 @@ def test_ctrl_c_during_subprocess_run_lets_the_child_clean_up(spawn):
 
 def test_ctrl_c_during_subprocess_call_lets_the_child_clean_up(spawn):
     _ctrl_c_in_subprocess(spawn, "call")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
+def test_asyncio_run_still_cancels_and_cleans_up_its_tasks(spawn, signum):
+    # SIGTERM raises SignalExit (a SystemExit) in the loop, SIGINT SignalInterrupt (a
+    # KeyboardInterrupt too): either way asyncio.run cancels the task, whose `finally:` runs,
+    # before the registered functions and the end by the signal.
+    child = spawn("asyncio_plain")
+    child.wait_for("ready")
+    child.signal(signum)
+    rc = child.finish()
+    out = child.stdout.splitlines()
+    assert out[1:] == ["task cleanup", f"cleanup ran {int(signum)}"], child.report()
+    assert rc == -signum, child.report()
