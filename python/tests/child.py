@@ -379,8 +379,8 @@ def scenario_fork_threads(forks):
 
 CHILD_WITH_CLEANUP = """
 import sys, time
-print("grandchild ready", flush=True)
 try:
+    print("grandchild ready", flush=True)
     time.sleep(60)
 except KeyboardInterrupt:
     time.sleep(0.05)  # its own cleanup takes a moment
@@ -395,6 +395,10 @@ def scenario_subprocess_ctrl_c(how):
     import subprocess
 
     safe_exit.register(cleanup)
+    # subprocess waits this long (0.25 s by default) for a child after KeyboardInterrupt; a
+    # longer wait keeps the test independent of the machine's load. What is tested is that the
+    # KeyboardInterrupt path is taken at all (a plain SystemExit kills the child at once).
+    subprocess.Popen._sigint_wait_secs = 10.0
     ready()
     runner = subprocess.run if how == "run" else subprocess.call
     runner([sys.executable, "-c", CHILD_WITH_CLEANUP])
