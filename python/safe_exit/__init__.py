@@ -15,12 +15,15 @@ How it works
   found in place is called first (chained; if it raises, its exception unwinds the main
   thread instead of ``SignalExit``), except an event loop's (asyncio's
   ``loop.add_signal_handler``, ``asyncio.run``'s Ctrl-C handler): that one is left in place
-  and owns its signal, as one installed later does (Python keeps one handler per signal). A
-  handler installed outside Python (by a C extension) is left alone.
+  and owns its signal, as one installed later does (Python keeps one handler per signal).
+  When asyncio lets go of a signal (``remove_signal_handler``, ``loop.close()``), which resets
+  it to its default, our handler is put back; so are handlers reset to their defaults by
+  anything else, at the next ``register`` or ``config``. A handler installed outside Python
+  (by a C extension) is left alone.
 - The handler records the first signal and raises ``SignalExit`` (a ``SystemExit``) in the
-  main thread, which unwinds; for SIGINT it raises ``SignalInterrupt``, which is also a
-  ``KeyboardInterrupt``, so the standard library treats Ctrl-C as it always has
-  (``subprocess`` gives its child a moment to clean up; ``asyncio.run`` cancels its tasks).
+  main thread, which unwinds; for SIGINT it raises ``KeyboardInterrupt``, as Python's own
+  handler does, so the standard library treats Ctrl-C as it always has (``subprocess`` gives
+  its child a moment to clean up; ``asyncio.run`` cancels its tasks).
   Python's blocking calls (``time.sleep``, ``input``, socket and lock waits) are interrupted
   for it. Further signals while the main thread unwinds raise again, as repeated Ctrl-C
   raises ``KeyboardInterrupt`` again, so a program that swallows the exception can still be
@@ -74,7 +77,6 @@ __all__ = [
     "KillOutcome",
     "SafeExitException",
     "SignalExit",
-    "SignalInterrupt",
     "WinCtrlEvent",
     "config",
     "exit_signal",
@@ -101,12 +103,6 @@ class SignalExit(SystemExit):
 
     def __reduce__(self):
         return (type(self), (self.signal,))
-
-
-class SignalInterrupt(SignalExit, KeyboardInterrupt):
-    """What SIGINT raises: a ``SignalExit`` that is also a ``KeyboardInterrupt``, so that the
-    standard library treats Ctrl-C as it always has (``subprocess`` gives its child a moment to
-    clean up, ``asyncio`` and ``threading`` shut down as for ``KeyboardInterrupt``)."""
 
 
 # The enum types live in `_types`: importing `enum` costs milliseconds of interpreter start,
@@ -155,6 +151,8 @@ _wanted_bits = None  # the ConfigFlag value asked for by config()/register(), or
 # handle, the handler we found in place (restored if a later config() drops the signal).
 _installed_bits = None
 _previous: dict = {}
+# The signal numbers the configuration in force handles (installed, or left to an event loop).
+_wanted_signals: list = []
 _set_up = False  # native module armed, atexit and at-fork functions registered
 # The process whose ending the handlers serve: the last one to call register/config (a child
 # forked without exec becomes the owner when it calls them itself).
@@ -330,7 +328,11 @@ def _install_in_main_thread():
         bits = _wanted_bits
         if _in_main_thread():
             _install_scheduled = False  # whatever was asked for, this call does it
-    if bits is None or bits == _installed_bits:
+    if bits is None:
+        return
+    if bits == _installed_bits:
+        if _in_main_thread():
+            _reclaim(_wanted_signals)  # handlers reset to their defaults since: ours again
         return
     if not _in_main_thread():
         raise ValueError("signal handlers can only be installed in the main thread")
@@ -358,12 +360,87 @@ def _install_in_main_thread():
             del _previous[signum]
             raise
     _installed_bits = bits
+    _wanted_signals[:] = sorted(wanted)
+    _guard_event_loops()
+
+
+def _reclaim(signals):
+    """Puts our handler back on each of `signals` that was reset to its default (SIG_DFL, or
+    SIGINT's `default_int_handler`) since: an event loop that removes its handler does that.
+    Main thread only."""
+    sig = _signal_module()
+    for signum in signals:
+        current = sig.getsignal(signum)
+        if current is _on_signal:
+            continue
+        if current == sig.SIG_DFL or current is sig.default_int_handler:
+            _previous[signum] = current
+            sig.signal(signum, _on_signal)
+
+
+def _guard_event_loops():
+    """asyncio's `remove_signal_handler` (also called by `loop.close()`, at the end of
+    `asyncio.run`) resets the signal to its default, which would leave it without our handler
+    for the rest of the program: wrap it so that ours comes back. If asyncio is not imported
+    yet, this is done when it is (a finder on `sys.meta_path`, removed once used)."""
+    module = _sys.modules.get("asyncio.unix_events")
+    if module is not None:
+        _wrap_remove_signal_handler(module)
+    elif not any(finder is _AsyncioImportWatch for finder in _sys.meta_path):
+        _sys.meta_path.insert(0, _AsyncioImportWatch)
+
+
+def _wrap_remove_signal_handler(module):
+    cls = getattr(module, "_UnixSelectorEventLoop", None)
+    original = getattr(cls, "remove_signal_handler", None)
+    if original is None or getattr(original, "_safe_exit_wrapped", False):
+        return
+
+    def remove_signal_handler(self, sig):
+        removed = original(self, sig)
+        if sig in _wanted_signals and _os.getpid() == _owner_pid and _in_main_thread():
+            _reclaim([sig])
+        return removed
+
+    remove_signal_handler._safe_exit_wrapped = True
+    remove_signal_handler.__doc__ = original.__doc__
+    cls.remove_signal_handler = remove_signal_handler
+
+
+class _AsyncioImportWatch:
+    """Wraps asyncio's `remove_signal_handler` as soon as `asyncio.unix_events` is imported."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "asyncio.unix_events":
+            return None
+        try:
+            _sys.meta_path.remove(cls)
+        except ValueError:
+            pass
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _wrap_remove_signal_handler(module)
+
+        loader.exec_module = exec_module
+        return spec
 
 
 def _is_event_loop_handler(handler):
     """Whether `handler` is an event loop's: asyncio's `add_signal_handler` and `asyncio.run`
     install one that only wakes the loop, which then runs the program's callback. The program
     handles that signal itself; raising SignalExit over it would cancel the task that drains."""
+    # `asyncio.run` installs a `functools.partial` of its runner's method.
+    while type(handler).__name__ == "partial" and hasattr(handler, "func"):
+        handler = handler.func
     module = getattr(handler, "__module__", None) or ""
     return module.split(".")[0] in ("asyncio", "uvloop")
 
@@ -422,7 +499,9 @@ def _on_signal(signum, frame):
     if callable(previous) and previous is not _signal_module().default_int_handler:
         previous(signum, frame)
     if signum == _SIGINT:
-        raise SignalInterrupt(signum)
+        # Exactly what Python's own SIGINT handler raises: the standard library tests for it
+        # by identity (`subprocess.Popen.__exit__`), and gives children a moment to clean up.
+        raise KeyboardInterrupt
     raise SignalExit(signum)
 
 
@@ -558,5 +637,6 @@ def _after_fork_in_child():
                 sig.signal(signum, sig.SIG_DFL if previous is None else previous)
             del _previous[signum]
         _installed_bits = None
+        del _wanted_signals[:]
     finally:
         _restore_fork_mask()

@@ -13,7 +13,6 @@ __all__ = [
     "KillOutcome",
     "SafeExitException",
     "SignalExit",
-    "SignalInterrupt",
     "WinCtrlEvent",
     "config",
     "exit_signal",
@@ -29,8 +28,6 @@ class SafeExitException(Exception): ...
 class SignalExit(SystemExit):
     signal: int
     def __init__(self, signum: int) -> None: ...
-
-class SignalInterrupt(SignalExit, KeyboardInterrupt): ...
 
 def config(flag: Union[ConfigFlag, int, None] = ...) -> None: ...
 def register(func: _F, *args: Any, **kwargs: Any) -> _F: ...

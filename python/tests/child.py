@@ -421,6 +421,82 @@ def scenario_asyncio_plain():
     asyncio.run(main())
 
 
+def scenario_asyncio_then_more(order, removal):
+    """An asyncio service with its own SIGTERM handler; safe_exit's function registered
+    `before` the loop or `inside` it. `close`: the loop ends (asyncio.run closes it, which
+    removes the handler) and the program goes on (`post-loop ready`). `remove`: the drain
+    callback removes the handler itself and the loop goes on (`ready again`). `first`: the
+    function is registered before asyncio is even imported."""
+    if order == "first":
+        safe_exit.register(cleanup)
+    import asyncio
+    import signal
+
+    if order == "before":
+        safe_exit.register(cleanup)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def drain():
+            print("drain callback", flush=True)
+            if removal == "remove":
+                loop.remove_signal_handler(signal.SIGTERM)
+            stop.set()
+
+        loop.add_signal_handler(signal.SIGTERM, drain)
+        if order == "inside":
+            safe_exit.register(cleanup)
+        ready()
+        await stop.wait()
+        if removal == "remove":
+            ready("ready again")
+            await asyncio.sleep(60)
+
+    asyncio.run(main())
+    ready("post-loop ready")
+    block("sleep")
+
+
+def scenario_asyncio_ctrl_c():
+    """`asyncio.run`'s own Ctrl-C handling: the function is registered inside the coroutine,
+    which takes the cancellation that Ctrl-C causes and returns normally."""
+    import asyncio
+
+    async def main():
+        safe_exit.register(cleanup)
+        ready()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            print("main cancelled", flush=True)
+
+    asyncio.run(main())
+    print("after asyncio.run", flush=True)
+
+
+SLOW_CHILD = """
+import time
+try:
+    print("grandchild ready", flush=True)
+    time.sleep(60)
+except KeyboardInterrupt:
+    time.sleep(60)  # a cleanup that takes far too long
+"""
+
+
+def scenario_popen_ctrl_c():
+    """`with subprocess.Popen(...) as p: p.wait()`, the child slow to clean up after Ctrl-C."""
+    import subprocess
+
+    safe_exit.register(cleanup)
+    ready()
+    with subprocess.Popen([sys.executable, "-c", SLOW_CHILD]) as p:
+        p.wait()
+    print("not reached: the child ended by itself")
+
+
 PREFIX = "scenario_"
 SCENARIOS = {name[len(PREFIX) :]: f for name, f in dict(globals()).items() if name.startswith(PREFIX)}
 

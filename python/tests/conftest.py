@@ -134,3 +134,13 @@ def spawn():
 
 def signal_name(signum: int) -> str:
     return signal.Signals(signum).name
+
+
+def assert_clean_stderr(child, signum: int) -> None:
+    """Nothing on stderr, except for SIGINT Python's own report of an uncaught
+    ``KeyboardInterrupt`` (safe_exit raises exactly what Python's SIGINT handler raises)."""
+    err = child.stderr
+    if signum == signal.SIGINT and err:
+        assert err.startswith("Traceback") and err.rstrip().endswith("KeyboardInterrupt"), child.report()
+    else:
+        assert err == "", child.report()

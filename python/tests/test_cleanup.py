@@ -4,6 +4,7 @@ register/unregister API."""
 import signal
 
 import pytest
+from conftest import assert_clean_stderr
 
 
 def test_raising_function_is_logged_and_the_others_run(spawn):
@@ -42,7 +43,7 @@ def test_more_signals_during_cleanup_neither_rerun_nor_cut_it_short(spawn, first
     assert child.stdout.count("cleanup start") == 1, child.report()
     assert "cleanup got go" in child.stdout, child.report()
     assert child.stdout.count(f"cleanup end {int(first)}") == 1, child.report()
-    assert child.stderr == "", child.report()
+    assert_clean_stderr(child, first)
 
 
 def test_functions_registered_from_threads_run(spawn):

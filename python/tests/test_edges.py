@@ -96,9 +96,9 @@ def test_ctrl_c_during_subprocess_call_lets_the_child_clean_up(spawn):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
 def test_asyncio_run_still_cancels_and_cleans_up_its_tasks(spawn, signum):
-    # SIGTERM raises SignalExit (a SystemExit) in the loop, SIGINT SignalInterrupt (a
-    # KeyboardInterrupt too): either way asyncio.run cancels the task, whose `finally:` runs,
-    # before the registered functions and the end by the signal.
+    # SIGTERM raises SignalExit (a SystemExit) in the loop, SIGINT KeyboardInterrupt: either
+    # way asyncio.run cancels the task, whose `finally:` runs, before the registered functions
+    # and the end by the signal.
     child = spawn("asyncio_plain")
     child.wait_for("ready")
     child.signal(signum)
@@ -106,3 +106,58 @@ def test_asyncio_run_still_cancels_and_cleans_up_its_tasks(spawn, signum):
     out = child.stdout.splitlines()
     assert out[1:] == ["task cleanup", f"cleanup ran {int(signum)}"], child.report()
     assert rc == -signum, child.report()
+
+
+@pytest.mark.parametrize("order", ["first", "before", "inside"])
+def test_after_asyncio_run_the_functions_still_run_on_sigterm(spawn, order):
+    # asyncio.run closes its loop, which resets SIGTERM to its default: ours comes back.
+    child = spawn("asyncio_then_more", order, "close")
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    child.wait_for("drain callback")
+    child.wait_for("post-loop ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert child.stdout.count("cleanup ran 15") == 1, child.report()
+    assert rc == -signal.SIGTERM, child.report()
+
+
+@pytest.mark.parametrize("order", ["before", "inside"])
+def test_after_remove_signal_handler_the_functions_still_run_on_sigterm(spawn, order):
+    child = spawn("asyncio_then_more", order, "remove")
+    child.wait_for("ready")
+    child.signal(signal.SIGTERM)
+    child.wait_for("drain callback")
+    child.wait_for("ready again")
+    child.signal(signal.SIGTERM)
+    rc = child.finish()
+    assert child.stdout.count("cleanup ran 15") == 1, child.report()
+    assert rc == -signal.SIGTERM, child.report()
+
+
+def test_asyncio_run_keeps_its_own_ctrl_c_handling_when_register_comes_inside(spawn):
+    child = spawn("asyncio_ctrl_c")
+    child.wait_for("ready")
+    os.killpg(child.pid, signal.SIGINT)
+    rc = child.finish()
+    out = child.stdout.splitlines()
+    # As without safe_exit: the task takes the cancellation and asyncio.run returns.
+    assert out[1:] == ["main cancelled", "after asyncio.run", "cleanup ran None"], child.report()
+    assert rc == 0, child.report()
+
+
+def test_ctrl_c_in_a_popen_with_block_waits_only_briefly_for_the_child(spawn):
+    child = spawn("popen_ctrl_c")
+    child.wait_for("ready")
+    child.wait_for("grandchild ready")
+    os.killpg(child.pid, signal.SIGINT)
+    # The grandchild's cleanup takes a minute: Popen's `with` waits for it only briefly after
+    # Ctrl-C, as it does without safe_exit.
+    try:
+        rc = child.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail("Ctrl-C left the parent waiting for its child\n" + child.report())
+    child.kill()
+    assert rc == -signal.SIGINT, child.report()
+    assert "cleanup ran 2" in child.stdout, child.report()

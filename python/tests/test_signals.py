@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import assert_clean_stderr
 
 TERMINATION = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP]
 
@@ -23,7 +24,7 @@ def test_signal_runs_function_once_and_ends_by_that_signal(spawn, signum, mode):
     assert f"cleanup ran {int(signum)}" in child.stdout, child.report()
     assert "not reached" not in child.stdout, child.report()
     assert rc == -signum, child.report()
-    assert child.stderr == "", child.report()
+    assert_clean_stderr(child, signum)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGQUIT, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
