@@ -452,7 +452,11 @@ def scenario_asyncio_then_more(order, removal):
         await stop.wait()
         if removal == "remove":
             ready("ready again")
-            await asyncio.sleep(60)
+            # A loop with a timer, as services have: asyncio took its wakeup fd away with its
+            # handler, and a signal that lands just before the loop blocks in `epoll_wait` is
+            # only seen when that wait returns (CPython's own limit for Python-level handlers).
+            for _ in range(600):
+                await asyncio.sleep(0.1)
 
     asyncio.run(main())
     ready("post-loop ready")
