@@ -57,7 +57,8 @@ def test_a_signal_after_the_functions_ends_the_process_at_once(spawn):
     except subprocess.TimeoutExpired:
         child.kill()
         pytest.fail("the process did not end at once on a signal after its functions\n" + child.report())
-    child.kill()
+    child.kill()  # the shell or grandchild still holds stdout open
+    child.finish()  # all output read
     assert rc == -signal.SIGTERM, child.report()
 
 
@@ -158,6 +159,7 @@ def test_ctrl_c_in_a_popen_with_block_waits_only_briefly_for_the_child(spawn):
     except subprocess.TimeoutExpired:
         child.kill()
         pytest.fail("Ctrl-C left the parent waiting for its child\n" + child.report())
-    child.kill()
+    child.kill()  # the shell or grandchild still holds stdout open
+    child.finish()  # all output read
     assert rc == -signal.SIGINT, child.report()
     assert "cleanup ran 2" in child.stdout, child.report()
