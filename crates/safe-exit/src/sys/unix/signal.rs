@@ -300,13 +300,14 @@ pub(crate) fn wake() -> bool {
     n == 1
 }
 
-/// The watcher thread of this process, if it has one and it has started.
+/// The watcher thread of this process, if it has one: its id, or 0 while it has not yet run
+/// (then it has run no hook either, and reads the pipe as soon as it is scheduled).
 pub(crate) fn watcher_thread() -> Option<u64> {
     // SAFETY: getpid has no preconditions.
     if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire) {
         return None;
     }
-    Some(WATCHER.load(Ordering::Acquire)).filter(|&t| t != 0)
+    Some(WATCHER.load(Ordering::Acquire))
 }
 
 /// From now on a termination signal is a repeat (shutdown was requested, or the hooks run).
