@@ -375,6 +375,84 @@ pub mod child {
         }
     }
 
+    /// Makes each system call `nr` of `rules` fail with its `errno` for the calling thread and
+    /// the threads and children it starts from now on (a seccomp filter, as a sandbox, an old
+    /// kernel or a limit would). Other architectures' calls are left alone. Panics where
+    /// seccomp filters cannot be installed.
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ))]
+    pub fn deny_syscalls(rules: &[(libc::c_long, i32)]) {
+        use libc::{sock_filter, sock_fprog};
+        /// The `AUDIT_ARCH_*` value of this architecture (`<linux/audit.h>`; not in `libc`).
+        #[cfg(target_arch = "x86_64")]
+        const AUDIT_ARCH: u32 = 0xC000_003E;
+        #[cfg(target_arch = "aarch64")]
+        const AUDIT_ARCH: u32 = 0xC000_00B7;
+        #[cfg(target_arch = "riscv64")]
+        const AUDIT_ARCH: u32 = 0xC000_00F3;
+        const fn stmt(code: u32, k: u32) -> sock_filter {
+            sock_filter {
+                code: code as u16,
+                jt: 0,
+                jf: 0,
+                k,
+            }
+        }
+        const fn jeq(k: u32, jt: u8, jf: u8) -> sock_filter {
+            sock_filter {
+                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+                jt,
+                jf,
+                k,
+            }
+        }
+        let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        let ret = libc::BPF_RET | libc::BPF_K;
+        let mut filter = vec![
+            stmt(load, std::mem::offset_of!(libc::seccomp_data, arch) as u32),
+            jeq(AUDIT_ARCH, 1, 0),
+            stmt(ret, libc::SECCOMP_RET_ALLOW),
+            stmt(load, std::mem::offset_of!(libc::seccomp_data, nr) as u32),
+        ];
+        for &(nr, errno) in rules {
+            // Equal: the next instruction (fail with errno); else skip it.
+            filter.push(jeq(nr as u32, 0, 1));
+            filter.push(stmt(
+                ret,
+                libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA),
+            ));
+        }
+        filter.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
+        let prog = sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_mut_ptr(),
+        };
+        // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers; then seccomp with a valid filter
+        // program that lives across the call (the kernel copies it).
+        unsafe {
+            assert_eq!(
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+                0,
+                "PR_SET_NO_NEW_PRIVS: {}",
+                std::io::Error::last_os_error()
+            );
+            assert_eq!(
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog as *const sock_fprog,
+                ),
+                0,
+                "seccomp: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+
     /// Blocks in `pause(2)` until a signal handler runs, forever.
     pub fn pause_forever() -> ! {
         loop {

@@ -818,60 +818,8 @@ fn no_threads_at_exit() {
 /// A seccomp filter for the calling thread: `clone3` fails with ENOSYS (so libc falls back to
 /// `clone`), and `clone` with EAGAIN.
 fn no_new_threads() {
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xC000_003E;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xC000_00B7;
-    use libc::{sock_filter, sock_fprog};
-    const fn stmt(code: u32, k: u32) -> sock_filter {
-        sock_filter {
-            code: code as u16,
-            jt: 0,
-            jf: 0,
-            k,
-        }
-    }
-    const fn jeq(k: u32, jt: u8, jf: u8) -> sock_filter {
-        sock_filter {
-            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            jt,
-            jf,
-            k,
-        }
-    }
-    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-    let ret = libc::BPF_RET | libc::BPF_K;
-    let errno = |e: i32| libc::SECCOMP_RET_ERRNO | (e as u32 & libc::SECCOMP_RET_DATA);
-    let mut filter = [
-        stmt(load, std::mem::offset_of!(libc::seccomp_data, arch) as u32),
-        jeq(AUDIT_ARCH, 1, 0),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
-        stmt(load, std::mem::offset_of!(libc::seccomp_data, nr) as u32),
-        jeq(libc::SYS_clone3 as u32, 2, 0),
-        jeq(libc::SYS_clone as u32, 2, 0),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
-        stmt(ret, errno(libc::ENOSYS)),
-        stmt(ret, errno(libc::EAGAIN)),
-    ];
-    let prog = sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_mut_ptr(),
-    };
-    // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers; then seccomp with a valid filter
-    // program that lives across the call (the kernel copies it). Without a TSYNC flag it
-    // applies to the calling thread only.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &prog as *const sock_fprog,
-            ),
-            0,
-            "seccomp: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    safe_exit_tests::child::deny_syscalls(&[
+        (libc::SYS_clone3, libc::ENOSYS),
+        (libc::SYS_clone, libc::EAGAIN),
+    ]);
 }

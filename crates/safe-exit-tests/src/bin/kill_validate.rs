@@ -170,14 +170,6 @@ mod linux {
         tid
     }
 
-    /// The `AUDIT_ARCH_*` value of this architecture (`<linux/audit.h>`; not in `libc`).
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xC000_003E;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xC000_00B7;
-    #[cfg(target_arch = "riscv64")]
-    const AUDIT_ARCH: u32 = 0xC000_00F3;
-
     /// Makes `pidfd_open` and `pidfd_send_signal` fail with `ENOSYS` for this process and its
     /// future children and threads (a seccomp filter, as a sandbox or a kernel before 5.3
     /// would), checks it, and prints `pidfd unavailable`. Must run while single-threaded.
@@ -187,62 +179,10 @@ mod linux {
         target_arch = "riscv64"
     ))]
     fn no_pidfd() {
-        use libc::{sock_filter, sock_fprog};
-        const fn stmt(code: u32, k: u32) -> sock_filter {
-            sock_filter {
-                code: code as u16,
-                jt: 0,
-                jf: 0,
-                k,
-            }
-        }
-        const fn jeq(k: u32, jt: u8, jf: u8) -> sock_filter {
-            sock_filter {
-                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-                jt,
-                jf,
-                k,
-            }
-        }
-        let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-        let ret = libc::BPF_RET | libc::BPF_K;
-        let enosys = libc::SECCOMP_RET_ERRNO | (libc::ENOSYS as u32 & libc::SECCOMP_RET_DATA);
-        let mut filter = [
-            // Another architecture's calls (whose numbers mean other things): allowed.
-            stmt(load, std::mem::offset_of!(libc::seccomp_data, arch) as u32),
-            jeq(AUDIT_ARCH, 1, 0),
-            stmt(ret, libc::SECCOMP_RET_ALLOW),
-            stmt(load, std::mem::offset_of!(libc::seccomp_data, nr) as u32),
-            jeq(libc::SYS_pidfd_open as u32, 2, 0),
-            jeq(libc::SYS_pidfd_send_signal as u32, 1, 0),
-            stmt(ret, libc::SECCOMP_RET_ALLOW),
-            stmt(ret, enosys),
-        ];
-        let prog = sock_fprog {
-            len: filter.len() as u16,
-            filter: filter.as_mut_ptr(),
-        };
-        // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers; then seccomp with a valid filter
-        // program that lives across the call (the kernel copies it).
-        unsafe {
-            assert_eq!(
-                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
-                0,
-                "PR_SET_NO_NEW_PRIVS: {}",
-                std::io::Error::last_os_error()
-            );
-            assert_eq!(
-                libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &prog as *const sock_fprog,
-                ),
-                0,
-                "seccomp: {}",
-                std::io::Error::last_os_error()
-            );
-        }
+        safe_exit_tests::child::deny_syscalls(&[
+            (libc::SYS_pidfd_open, libc::ENOSYS),
+            (libc::SYS_pidfd_send_signal, libc::ENOSYS),
+        ]);
         // SAFETY: pidfd_open on our own pid; a descriptor it might return is closed at exit.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
         let e = std::io::Error::last_os_error();
