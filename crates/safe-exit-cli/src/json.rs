@@ -13,30 +13,23 @@ pub(crate) fn line(pid: u32, result: &Result<KillOutcome, KillError>) -> String 
         Ok(outcome) => format!(r#"{{"pid":{pid},"outcome":"{}"}}"#, outcome.as_str()),
         Err(e) => format!(
             r#"{{"pid":{pid},"error":"{}","message":{}}}"#,
-            error_code(e),
-            string(&e.to_string())
+            e.kind(),
+            string(&with_causes(e))
         ),
     }
 }
 
-/// A stable word for each kind of error, for scripts.
-fn error_code(e: &KillError) -> &'static str {
-    match e {
-        KillError::InvalidPid { .. } => "invalid-pid",
-        KillError::SelfTarget { .. } => "self-target",
-        KillError::OwnThread { .. } => "own-thread",
-        KillError::NotAProcess { .. } => "not-a-process",
-        KillError::InvalidSignal { .. } => "invalid-signal",
-        KillError::NotGroupLeader { .. } => "not-group-leader",
-        KillError::OwnGroup { .. } => "own-group",
-        KillError::NotAttempted { .. } => "not-attempted",
-        KillError::PermissionDenied { .. } => "permission-denied",
-        KillError::SurvivedKill { .. } => "survived-kill",
-        KillError::Unsupported { .. } => "unsupported",
-        KillError::CannotAsk { .. } => "cannot-ask",
-        KillError::Io(_) => "io",
-        _ => "other",
+/// An error and its causes on one line, each said once: `safe_kill failed, ...: kill on pid 42:
+/// Operation not permitted (os error 1)`.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
+    text
 }
 
 /// A JSON string literal.

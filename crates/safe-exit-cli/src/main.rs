@@ -141,7 +141,7 @@ fn report(cli: &Cli, results: &[Result<KillOutcome, KillError>]) -> ExitCode {
                     KillError::InvalidSignal { .. } if invalid_signal_said => {}
                     _ => {
                         invalid_signal_said |= matches!(e, KillError::InvalidSignal { .. });
-                        eprintln!("safe-kill: {e}");
+                        eprintln!("safe-kill: {}", json::with_causes(e));
                     }
                 }
             }

@@ -169,9 +169,21 @@ fn kill_error(e: KillError) -> PyErr {
         KillError::InvalidPid { .. }
         | KillError::SelfTarget { .. }
         | KillError::OwnThread { .. }
-        | KillError::NotAProcess { .. } => PyValueError::new_err(e.to_string()),
-        _ => KillFailed::new_err(e.to_string()),
+        | KillError::NotAProcess { .. } => PyValueError::new_err(with_causes(&e)),
+        _ => KillFailed::new_err(with_causes(&e)),
     }
+}
+
+/// The error and its causes on one line, each said once.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// The module: `safe_exit._native`.

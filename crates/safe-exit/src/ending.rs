@@ -230,7 +230,10 @@ fn on_termination(reason: ExitReason) -> Outcome {
 pub(crate) fn request_shutdown(code: i32) {
     let reason = ExitReason::Requested(code);
     if let Err(e) = install(crate::DEFAULT_CONFIG, false) {
-        sys::report(&format!("{e}; shutdown requested without signal handling"));
+        sys::report(&format!(
+            "{}; shutdown requested without signal handling",
+            with_causes(&e)
+        ));
     }
     let p = state::process();
     if !p.lock().policy.notify {
@@ -642,6 +645,18 @@ pub(crate) fn end_now(reason: ExitReason) -> ! {
         let _ = std::io::stdout().flush();
     }
     sys::end_now(reason)
+}
+
+/// `error: cause: cause...`: an error and its chain of sources, each said once.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn park_forever() -> ! {

@@ -378,8 +378,32 @@ pub enum KillError {
         what: &'static str,
     },
     /// A system call failed unexpectedly; its message names the call and the pid.
-    #[error("safe_kill failed: {0}; the target's state is unknown, check it with `ps -p PID`")]
+    #[error("safe_kill failed, and the target's state is unknown (check it with `ps -p PID`)")]
     Io(#[source] io::Error),
+}
+
+impl KillError {
+    /// A stable word for the kind of error, for scripts and bindings: `invalid-pid`,
+    /// `self-target`, `own-thread`, `not-a-process`, `invalid-signal`, `not-group-leader`,
+    /// `own-group`, `not-attempted`, `permission-denied`, `survived-kill`, `unsupported`,
+    /// `cannot-ask`, `io`. The `safe-kill` command prints it with `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KillError::InvalidPid { .. } => "invalid-pid",
+            KillError::SelfTarget { .. } => "self-target",
+            KillError::OwnThread { .. } => "own-thread",
+            KillError::NotAProcess { .. } => "not-a-process",
+            KillError::InvalidSignal { .. } => "invalid-signal",
+            KillError::NotGroupLeader { .. } => "not-group-leader",
+            KillError::OwnGroup { .. } => "own-group",
+            KillError::NotAttempted { .. } => "not-attempted",
+            KillError::PermissionDenied { .. } => "permission-denied",
+            KillError::SurvivedKill { .. } => "survived-kill",
+            KillError::CannotAsk { .. } => "cannot-ask",
+            KillError::Unsupported { .. } => "unsupported",
+            KillError::Io(_) => "io",
+        }
+    }
 }
 
 /// The reason of [`KillError::NotAProcess`].
@@ -416,9 +440,11 @@ struct Context {
     source: io::Error,
 }
 
+/// Says its own layer only ("kill on pid 42"); the OS error is its `source()`, so a report that
+/// walks the chain (anyhow's `{:#}`, the `safe-kill` command) prints each cause once.
 impl fmt::Display for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} on pid {}: {}", self.call, self.pid, self.source)
+        write!(f, "{} on pid {}", self.call, self.pid)
     }
 }
 
@@ -1181,5 +1207,30 @@ mod tests {
             .group(true);
         assert_eq!((o.get_signal(), o.get_timeout()), (2, Duration::ZERO));
         assert!(!o.get_force_kill() && o.get_group());
+    }
+
+    /// Each layer says only itself; the chain says each cause once.
+    #[test]
+    fn errors_read_once() {
+        let pid = Pid::new(42).unwrap();
+        // Any OS error will do (1 is EPERM on unix).
+        let e = io_error("kill", pid, io::Error::from_raw_os_error(1));
+        let mut layers = vec![e.to_string()];
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            layers.push(cause.to_string());
+            source = cause.source();
+        }
+        assert_eq!(layers.len(), 3, "{layers:?}");
+        assert!(layers[0].starts_with("safe_kill failed"), "{layers:?}");
+        assert_eq!(layers[1], "kill on pid 42");
+        let os = &layers[2];
+        let whole = layers.join(": ");
+        assert_eq!(whole.matches(os.as_str()).count(), 1, "{whole}");
+        assert_eq!(e.kind(), "io");
+        assert_eq!(
+            KillError::PermissionDenied { pid: 1 }.kind(),
+            "permission-denied"
+        );
     }
 }

@@ -268,8 +268,9 @@ pub enum Error {
         /// The flags asked for.
         requested: ConfigFlag,
     },
-    /// The signal handlers or the watcher thread could not be installed.
-    #[error("safe-exit could not install its signal handlers: {0}")]
+    /// The signal handlers or the watcher thread could not be installed; the OS error is the
+    /// `source()`.
+    #[error("safe-exit could not install its signal handlers")]
     Install(#[source] std::io::Error),
 }
 
@@ -331,7 +332,10 @@ pub fn register_named<F: FnOnce() + Send + 'static>(
         // at the moment of `fork` would block a forked child for good.
         static WARNED: AtomicBool = AtomicBool::new(false);
         if !WARNED.swap(true, Ordering::AcqRel) {
-            sys::imp::report(&format!("{e}; exit hooks cannot run"));
+            sys::imp::report(&format!(
+                "{}; exit hooks cannot run",
+                ending::with_causes(&e)
+            ));
         }
     }
     handle
