@@ -85,7 +85,7 @@ fn a_process_that_does_not_lead_its_group_is_refused() {
     let err = safe_kill_with(children[0] as u32, &opts).unwrap_err();
     match &err {
         KillError::NotGroupLeader { pid, pgid } => {
-            assert_eq!((*pid as i32, *pgid), (children[0], leader.pid()));
+            assert_eq!((*pid as i32, *pgid as i32), (children[0], leader.pid()));
         }
         other => panic!("{other:?}"),
     }

@@ -310,8 +310,8 @@ pub enum KillError {
     NotGroupLeader {
         /// The target.
         pid: u32,
-        /// The group it belongs to.
-        pgid: i32,
+        /// The group it belongs to (a process group id is a pid: positive, as `pid` is).
+        pgid: u32,
     },
     /// Group mode, and the target's group is the caller's own: signalling it would hit the
     /// caller too.
@@ -814,7 +814,7 @@ impl Job {
                 Ok(Some(pgid)) if pgid != pid.get() => {
                     return Err(KillError::NotGroupLeader {
                         pid: pid.get() as u32,
-                        pgid,
+                        pgid: pgid as u32,
                     });
                 }
                 Ok(Some(_)) => {}
