@@ -13,8 +13,11 @@
 //! is allocated before the first `register` or `config`.
 //!
 //! **Locking.** The state mutex is the only lock here. It is held for short, non-blocking
-//! updates only, never while a hook runs, never while waking a future's waker (the wakers
-//! are taken out first), and never across a call into `sys`. The one condition variable,
+//! updates only, never while a hook runs and never while waking a future's waker (the wakers
+//! are taken out first). It is held across a call into `sys` only where that call never waits
+//! for anything that takes it: the one-time `install` (so that two threads cannot both set
+//! up), `set_force_on_repeat`, and the `/proc` read of `parked_in_exit`. The one condition
+//! variable,
 //! [`Process::changed`], is notified on every change that a waiter may be waiting for: the
 //! phase, the shutdown request, the policy.
 //!
