@@ -87,7 +87,15 @@ __all__ = [
 
 
 class SafeExitException(Exception):
-    """A ``safe_kill`` failure, raised when ``silence`` is false."""
+    """A ``safe_kill`` failure, raised when ``silence`` is false. ``kind`` is a stable word for
+    what went wrong (``"permission_denied"``, ``"survived_kill"``, ``"io"``, ...), the same
+    that the ``safe-kill`` command prints with ``--json``."""
+
+    kind: str
+
+    def __init__(self, message: str, kind: str = "io") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class SignalExit(SystemExit):
@@ -124,13 +132,7 @@ def __dir__():
     return sorted(set(globals()) | _LAZY)
 
 
-# `DEFAULT_CONFIG.value`: SIGQUIT | SIGHUP | SIGBREAK | CTRL_CLOSE | CTRL_SHUTDOWN | CTRL_LOGOFF.
-_DEFAULT_BITS = 0b111111
-_ALL_BITS = 0xFF
-_SIGTERM = 15
 _SIGINT = 2
-# `pid_t` is a signed 32-bit integer everywhere we run.
-_PID_MAX = 0x7FFFFFFF
 # What `timeout_secs=None` ("no deadline") becomes: a hundred years.
 _NO_DEADLINE = 100 * 365 * 24 * 3600.0
 
@@ -168,7 +170,7 @@ def config(flag=None):
     to their default actions. Calling it again changes the configuration: the handlers of
     signals no longer chosen are put back as they were.
     """
-    bits = _DEFAULT_BITS if flag is None else _flag_bits(flag)
+    bits = _load_native().DEFAULT_CONFIG if flag is None else _flag_bits(flag)
     global _wanted_bits
     with _lock:
         _wanted_bits = bits
@@ -187,7 +189,7 @@ def register(func, *args, **kwargs):
     global _wanted_bits
     with _lock:
         if _wanted_bits is None:
-            _wanted_bits = _DEFAULT_BITS
+            _wanted_bits = _load_native().DEFAULT_CONFIG
     _ensure_installed()
     with _lock:
         _functions.append((func, args, kwargs))
@@ -225,14 +227,9 @@ def safe_kill(pid, kill_signal=None, timeout_secs=4, force_kill=True, silence=Tr
     """
     if isinstance(pid, bool) or not isinstance(pid, int):
         raise TypeError(f"safe_kill: pid must be an int, not {type(pid).__name__}")
-    if pid <= 0 or pid > _PID_MAX or pid == _os.getpid():
-        raise ValueError(
-            f"safe_kill: {pid} is not a process id that can be signalled safely (0 is our own "
-            "process group, negative ids address groups or every process, and our own pid "
-            "would end us); pass the pid of one other process"
-        )
+    # Which pids may be signalled the Rust core decides (ValueError from `_native.safe_kill`).
     if kill_signal is None:
-        signum = _SIGTERM
+        signum = None
     elif isinstance(kill_signal, int) and not isinstance(kill_signal, bool):
         signum = int(kill_signal)
     else:
@@ -253,7 +250,8 @@ def safe_kill(pid, kill_signal=None, timeout_secs=4, force_kill=True, silence=Tr
     except _native.KillFailed as e:
         if silence:
             return None
-        raise SafeExitException(str(e)) from e
+        message, kind = e.args
+        raise SafeExitException(message, kind) from e
     return KillOutcome(outcome)
 
 
@@ -270,7 +268,7 @@ def _flag_bits(flag):
         if not isinstance(flag, ConfigFlag):
             raise TypeError(f"safe_exit.config: flag must be a ConfigFlag, not {type(flag).__name__}")
         bits = flag.value
-    if bits & ~_ALL_BITS or bits < 0:
+    if bits & ~_load_native().ALL_CONFIG or bits < 0:
         raise ValueError(f"safe_exit.config: {flag!r} has bits that are not ConfigFlag values")
     return bits
 
@@ -507,6 +505,12 @@ def _on_signal(signum, frame):
 
 def _native_module():
     return _sys.modules[__name__ + "._native"]
+
+
+def _load_native():
+    from . import _native
+
+    return _native
 
 
 def _act_as_before(signum, frame):

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+
 import safe_exit
 from safe_exit import KillOutcome, SafeExitException
 
@@ -59,11 +60,12 @@ def test_gone_process_is_not_running():
 
 
 @pytest.mark.parametrize("silence", [True, False])
-@pytest.mark.parametrize("pid", [0, -1, -os.getpid(), 2**31, "own"])
+@pytest.mark.parametrize("pid", [0, -1, -os.getpid(), 2**31, 2**32 - 1, 2**70, -(2**70), "own"])
 def test_bad_pid_raises_value_error_whatever_silence_says(pid, silence):
     if pid == "own":
         pid = os.getpid()
-    with pytest.raises(ValueError, match="safe_kill"):
+    # The Rust core decides, and its message names the pid as given.
+    with pytest.raises(ValueError, match=f"refusing to signal pid {pid}: "):
         safe_exit.safe_kill(pid, silence=silence)
 
 
@@ -71,8 +73,9 @@ def test_failure_raises_safe_exit_exception_without_silence(spawn):
     target = spawn("target", "default")
     target.wait_for("ready")
     # 999 is no signal: the core refuses it before signalling anything.
-    with pytest.raises(SafeExitException, match="999"):
+    with pytest.raises(SafeExitException, match="999") as failure:
         safe_exit.safe_kill(target.pid, kill_signal=999, silence=False)
+    assert failure.value.kind == "invalid_signal"  # the core's word, as `safe-kill --json` says
     assert safe_exit.safe_kill(target.pid, kill_signal=999) is None  # silenced, as the original
     assert target.proc.poll() is None  # untouched
     assert safe_exit.safe_kill(target.pid) is KillOutcome.EXITED

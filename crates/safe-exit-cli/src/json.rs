@@ -7,7 +7,7 @@
 use safe_exit::{KillError, KillOutcome};
 
 /// `{"pid":1234,"outcome":"exited"}` or
-/// `{"pid":0,"error":"invalid-pid","message":"refusing to signal pid 0: ..."}`.
+/// `{"pid":0,"error":"invalid_pid","message":"refusing to signal pid 0: ..."}`.
 pub(crate) fn line(pid: u32, result: &Result<KillOutcome, KillError>) -> String {
     match result {
         Ok(outcome) => format!(r#"{{"pid":{pid},"outcome":"{}"}}"#, outcome.as_str()),
@@ -66,20 +66,20 @@ mod tests {
     fn lines() {
         assert_eq!(
             line(5, &Ok(KillOutcome::StillRunning)),
-            r#"{"pid":5,"outcome":"still-running"}"#
+            r#"{"pid":5,"outcome":"still_running"}"#
         );
         let l = line(7, &Err(KillError::PermissionDenied { pid: 7 }));
         assert!(
-            l.starts_with(r#"{"pid":7,"error":"permission-denied","message":"not allowed"#),
+            l.starts_with(r#"{"pid":7,"error":"permission_denied","message":"not allowed"#),
             "{l}"
         );
         let l = line(8, &Err(KillError::OwnThread { pid: 8 }));
-        assert!(l.starts_with(r#"{"pid":8,"error":"own-thread","#), "{l}");
+        assert!(l.starts_with(r#"{"pid":8,"error":"own_thread","#), "{l}");
         let e = KillError::NotAProcess {
             pid: 9,
             process: Some(4),
         };
         let l = line(9, &Err(e));
-        assert!(l.starts_with(r#"{"pid":9,"error":"not-a-process","#), "{l}");
+        assert!(l.starts_with(r#"{"pid":9,"error":"not_a_process","#), "{l}");
     }
 }

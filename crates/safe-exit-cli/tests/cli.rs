@@ -341,7 +341,7 @@ fn several_pids_one_line_each_and_json() {
         stdout(&out),
         format!(
             "{{\"pid\":{},\"outcome\":\"exited\"}}\n{{\"pid\":{},\"outcome\":\"killed\"}}\n\
-             {{\"pid\":{},\"outcome\":\"not-running\"}}\n",
+             {{\"pid\":{},\"outcome\":\"not_running\"}}\n",
             pids[0], pids[1], pids[2]
         )
     );
@@ -357,9 +357,9 @@ fn json_reports_errors_too() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].contains("\"error\":\"not-attempted\""), "{text}");
+    assert!(lines[0].contains("\"error\":\"not_attempted\""), "{text}");
     assert!(
-        lines[1].starts_with("{\"pid\":0,\"error\":\"invalid-pid\",\"message\":\"refusing"),
+        lines[1].starts_with("{\"pid\":0,\"error\":\"invalid_pid\",\"message\":\"refusing"),
         "{text}"
     );
     assert_eq!(pending_signals(target.pid()), 0);

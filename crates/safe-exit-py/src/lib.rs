@@ -4,8 +4,8 @@
 //! library `safe-exit`; this module only translates between them and reaches the few C-level
 //! facilities that Python code cannot:
 //!
-//! - `handled_signals`: which signals a `ConfigFlag` value selects on this platform, as the
-//!   Rust core decides it.
+//! - `handled_signals`, `DEFAULT_CONFIG`, `ALL_CONFIG`: which signals a `ConfigFlag` value
+//!   selects on this platform, and the flag values, as the Rust core defines them.
 //! - `safe_kill`: `safe_exit::safe_kill_with`, with the GIL released while it waits.
 //! - `arm`, `set_exit_signal`: the end of the process after a signal. Python cannot end
 //!   itself *by* a signal once the interpreter has shut down, so a `Py_AtExit` function
@@ -33,13 +33,14 @@ use std::time::Duration;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use safe_exit::{ConfigFlag, KillError, KillOptions, KillOutcome};
+use safe_exit::{ConfigFlag, KillError, KillOptions, Pid, Signal};
 
 create_exception!(
     _native,
     KillFailed,
     PyException,
-    "safe_kill could not signal or wait for the process; the message says why."
+    "safe_kill could not signal or wait for the process: args are (message, kind), kind being \
+     the core's `KillError::kind()` word."
 );
 
 /// The signal numbers that the `ConfigFlag` value `flags` makes safe_exit handle here:
@@ -47,7 +48,11 @@ create_exception!(
 /// this platform are ignored.
 #[pyfunction]
 fn handled_signals(flags: u32) -> Vec<i32> {
-    safe_exit::handled_signals(ConfigFlag::from_bits_truncate(flags))
+    ConfigFlag::from_bits_truncate(flags)
+        .signals()
+        .into_iter()
+        .map(Signal::as_raw)
+        .collect()
 }
 
 /// Registers the end-of-interpreter function that ends the process by the recorded signal.
@@ -108,55 +113,46 @@ fn schedule_install() -> PyResult<()> {
     }
 }
 
-/// `safe_exit::safe_kill_with`: sends `signal` to `pid`, waits up to `timeout` seconds, then
-/// (with `force_kill`) sends SIGKILL. Returns `"exited"`, `"killed"`, `"still_running"` or
-/// `"not_running"`. The GIL is released while it waits.
+/// `safe_exit::safe_kill_with`: sends `signal` (`None`: SIGTERM) to `pid`, waits up to
+/// `timeout` seconds, then (with `force_kill`) sends SIGKILL. Returns the core's
+/// `KillOutcome::as_str()`: `"exited"`, `"killed"`, `"still_running"` or `"not_running"`. The
+/// GIL is released while it waits.
 ///
 /// # Errors
 ///
-/// - `ValueError` for a pid that must never be signalled (0, one that maps to a negative
-///   `pid_t`, our own, a thread id) or a negative or non-finite timeout.
-/// - `KillFailed` for every other failure, with the core's message.
+/// - `ValueError` for a pid that must never be signalled (the core decides: 0, a negative
+///   one, one too large for a `pid_t`, our own, a thread id) or a negative or non-finite
+///   timeout.
+/// - `KillFailed` for every other failure, with the core's message and kind.
 #[pyfunction]
+#[pyo3(signature = (pid, signal, timeout, force_kill))]
 fn safe_kill(
     py: Python<'_>,
-    pid: i64,
-    signal: i32,
+    pid: &Bound<'_, PyAny>,
+    signal: Option<i32>,
     timeout: f64,
     force_kill: bool,
 ) -> PyResult<&'static str> {
-    let pid = u32::try_from(pid)
-        .ok()
-        .filter(|&p| p != 0 && i32::try_from(p).is_ok() && p != std::process::id())
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "safe_kill: {pid} is not a process id that can be signalled safely (0 is our \
-                 own process group, negative ids address groups or every process, and our \
-                 own pid would end us); pass the pid of one other process"
-            ))
-        })?;
+    // An int beyond 64 bits is no pid either; the core's message names the number as given.
+    let pid = match pid.extract::<i64>() {
+        Ok(pid) => Pid::try_from(pid).map_err(kill_error)?,
+        Err(_) => return Err(PyValueError::new_err(format!(
+            "refusing to signal pid {pid}: it is far outside the range of process ids; pass the \
+                 pid of the one process to end"
+        ))),
+    };
     let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
         PyValueError::new_err(format!(
             "safe_kill: timeout_secs must be a finite number of seconds >= 0, not {timeout}"
         ))
     })?;
-    let opts = KillOptions::new()
-        .signal(signal)
-        .timeout(timeout)
-        .force_kill(force_kill);
-    match py.detach(|| safe_exit::safe_kill_with(pid, &opts)) {
-        Ok(outcome) => Ok(outcome_name(outcome)),
-        Err(e) => Err(kill_error(e)),
+    let mut opts = KillOptions::new().timeout(timeout).force_kill(force_kill);
+    if let Some(signal) = signal {
+        opts = opts.signal(signal);
     }
-}
-
-/// The Python name of a core outcome (the `KillOutcome` enum's values in `_types.py`).
-fn outcome_name(outcome: KillOutcome) -> &'static str {
-    match outcome {
-        KillOutcome::Exited => "exited",
-        KillOutcome::Killed => "killed",
-        KillOutcome::StillRunning => "still_running",
-        KillOutcome::NotRunning => "not_running",
+    match py.detach(|| opts.kill(pid)) {
+        Ok(outcome) => Ok(outcome.as_str()),
+        Err(e) => Err(kill_error(e)),
     }
 }
 
@@ -170,7 +166,7 @@ fn kill_error(e: KillError) -> PyErr {
         | KillError::SelfTarget { .. }
         | KillError::OwnThread { .. }
         | KillError::NotAProcess { .. } => PyValueError::new_err(with_causes(&e)),
-        _ => KillFailed::new_err(with_causes(&e)),
+        _ => KillFailed::new_err((with_causes(&e), e.kind())),
     }
 }
 
@@ -197,5 +193,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schedule_install, m)?)?;
     m.add_function(wrap_pyfunction!(safe_kill, m)?)?;
     m.add("KillFailed", m.py().get_type::<KillFailed>())?;
+    m.add("DEFAULT_CONFIG", ConfigFlag::DEFAULT.bits())?;
+    m.add("ALL_CONFIG", ConfigFlag::all().bits())?;
     Ok(())
 }

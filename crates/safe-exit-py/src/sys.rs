@@ -52,7 +52,11 @@ fn end_by_signal(signum: i32) {
     // SAFETY: we run on the thread finishing `Py_FinalizeEx`, in ordinary (not signal)
     // context, so `fflush` may be called.
     unsafe { libc::fflush(std::ptr::null_mut()) };
-    safe_exit::end_by_signal(signum)
+    // The number came from a handler the core selected; one that is somehow not a signal
+    // falls through to the caller's `exit(128 + signum)`.
+    if let Ok(signal) = safe_exit::Signal::try_from(signum) {
+        safe_exit::end_by_signal(signal)
+    }
 }
 
 /// Ends the process by `signum` now (see [`end_by_signal`]); on platforms without unix signals,

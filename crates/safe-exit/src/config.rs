@@ -28,14 +28,39 @@ bitflags::bitflags! {
     }
 }
 
-/// The Windows console events that end a process: close, shutdown and logoff.
-pub const CONFIG_CTRL_ALL: ConfigFlag = ConfigFlag::CTRL_CLOSE
-    .union(ConfigFlag::CTRL_SHUTDOWN)
-    .union(ConfigFlag::CTRL_LOGOFF);
+impl ConfigFlag {
+    /// The Windows console events that end a process: close, shutdown and logoff.
+    pub const CTRL_ALL: ConfigFlag = ConfigFlag::CTRL_CLOSE
+        .union(ConfigFlag::CTRL_SHUTDOWN)
+        .union(ConfigFlag::CTRL_LOGOFF);
 
-/// What [`register`](crate::register) installs when [`config`](crate::config) was not called:
-/// every signal and console event that ends a process, and no console changes.
-pub const DEFAULT_CONFIG: ConfigFlag = ConfigFlag::SIGQUIT
-    .union(ConfigFlag::SIGHUP)
-    .union(ConfigFlag::SIGBREAK)
-    .union(CONFIG_CTRL_ALL);
+    /// What [`register`](crate::register) installs when [`config`](crate::config) was not
+    /// called: every signal and console event that ends a process, and no console changes.
+    pub const DEFAULT: ConfigFlag = ConfigFlag::SIGQUIT
+        .union(ConfigFlag::SIGHUP)
+        .union(ConfigFlag::SIGBREAK)
+        .union(ConfigFlag::CTRL_ALL);
+
+    /// The signals these flags make safe-exit handle on this platform: SIGINT and SIGTERM
+    /// always; SIGQUIT and SIGHUP by flag on unix, SIGBREAK by flag on Windows. For a program
+    /// or binding that needs to know which signals [`config`](crate::config) will take over
+    /// (the Python package installs its own handlers for exactly these).
+    ///
+    /// ```
+    /// use safe_exit::{ConfigFlag, Signal};
+    /// let sigs = ConfigFlag::empty().signals();
+    /// assert_eq!(sigs, [Signal::INT, Signal::TERM]);
+    /// ```
+    pub fn signals(self) -> Vec<crate::Signal> {
+        crate::sys::imp::handled_signals(self)
+            .into_iter()
+            .map(crate::Signal::from_platform)
+            .collect()
+    }
+}
+
+/// [`ConfigFlag::CTRL_ALL`], by the name the original Python package gives it.
+pub const CONFIG_CTRL_ALL: ConfigFlag = ConfigFlag::CTRL_ALL;
+
+/// [`ConfigFlag::DEFAULT`], by the name the original Python package gives it.
+pub const DEFAULT_CONFIG: ConfigFlag = ConfigFlag::DEFAULT;

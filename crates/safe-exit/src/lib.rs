@@ -217,7 +217,9 @@
 mod config;
 mod ending;
 mod kill;
+mod pid;
 mod shutdown;
+mod signal;
 mod state;
 mod sys;
 
@@ -232,7 +234,9 @@ struct ReadmeDoctests;
 
 pub use config::{ConfigFlag, CONFIG_CTRL_ALL, DEFAULT_CONFIG};
 pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
+pub use pid::Pid;
 pub use shutdown::{ShutdownPolicy, ShutdownSignal};
+pub use signal::Signal;
 
 /// Why the process is ending, as seen by the hooks through [`exit_reason`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -240,14 +244,14 @@ pub use shutdown::{ShutdownPolicy, ShutdownSignal};
 pub enum ExitReason {
     /// `main` returned or [`std::process::exit`] was called.
     Exit,
-    /// A termination signal arrived (its number, e.g. `libc::SIGTERM`). After the hooks the
-    /// process ends by this same signal.
-    Signal(i32),
+    /// A termination signal arrived (e.g. [`Signal::TERM`]). After the hooks the process ends
+    /// by this same signal.
+    Signal(Signal),
     /// The program called [`request_shutdown`] with this exit code.
     Requested(i32),
     /// Windows: a console event that is not a signal, `CTRL_CLOSE_EVENT` (2),
     /// `CTRL_LOGOFF_EVENT` (5) or `CTRL_SHUTDOWN_EVENT` (6). Ctrl-C and Ctrl-Break are reported
-    /// as `Signal(2)` (SIGINT) and `Signal(21)` (SIGBREAK), as the C runtime names them.
+    /// as `Signal(Signal::INT)` and `Signal(Signal::BREAK)`, as the C runtime names them.
     ConsoleEvent(u32),
 }
 
@@ -257,7 +261,7 @@ pub enum ExitReason {
 pub enum Error {
     /// [`config`] was called with flags different from those already in force. The signals are
     /// chosen once per process, before the first [`register`] (which installs
-    /// [`DEFAULT_CONFIG`] if [`config`] was not called).
+    /// [`ConfigFlag::DEFAULT`] if [`config`] was not called).
     #[error(
         "safe-exit is already configured with {current:?}, so {requested:?} cannot be applied; \
          call config() once, before the first register()"
@@ -294,7 +298,7 @@ impl Handle {
 }
 
 /// Registers `hook` to run exactly once when the process ends, and installs
-/// [`DEFAULT_CONFIG`] if [`config`] was not called.
+/// [`ConfigFlag::DEFAULT`] if [`config`] was not called.
 ///
 /// Hooks run newest first (LIFO, like `atexit`), on an ordinary thread, never in a signal
 /// handler. See the [crate docs](crate) for when they run and when they cannot.
@@ -327,7 +331,7 @@ pub fn register_named<F: FnOnce() + Send + 'static>(
         id: ending::register(hook_of(name.into(), hook)),
         pid: std::process::id(),
     };
-    if let Err(e) = ending::install(DEFAULT_CONFIG, false) {
+    if let Err(e) = ending::install(ConfigFlag::DEFAULT, false) {
         // Once per process image. Not a `Once`: one left half-run by a thread of the parent
         // at the moment of `fork` would block a forked child for good.
         static WARNED: AtomicBool = AtomicBool::new(false);
@@ -355,9 +359,21 @@ fn hook_of<F: FnOnce() + Send + 'static>(name: Cow<'static, str>, hook: F) -> st
 /// [`Error::Install`] if a handler or the watcher thread cannot be set up. The hook is not
 /// registered then.
 pub fn try_register<F: FnOnce() + Send + 'static>(hook: F) -> Result<Handle, Error> {
-    ending::install(DEFAULT_CONFIG, false)?;
+    try_register_named(std::any::type_name::<F>(), hook)
+}
+
+/// Like [`register_named`], but returns the error if the signal handlers cannot be installed.
+///
+/// # Errors
+///
+/// As [`try_register`].
+pub fn try_register_named<F: FnOnce() + Send + 'static>(
+    name: impl Into<Cow<'static, str>>,
+    hook: F,
+) -> Result<Handle, Error> {
+    ending::install(ConfigFlag::DEFAULT, false)?;
     Ok(Handle {
-        id: ending::register(hook_of(std::any::type_name::<F>().into(), hook)),
+        id: ending::register(hook_of(name.into(), hook)),
         pid: std::process::id(),
     })
 }
@@ -370,7 +386,7 @@ pub fn try_register<F: FnOnce() + Send + 'static>(hook: F) -> Result<Handle, Err
 /// # Errors
 ///
 /// - [`Error::AlreadyConfigured`] if a different configuration is already in force, including
-///   the [`DEFAULT_CONFIG`] that [`register`] installs when `config` was not called first.
+///   the [`ConfigFlag::DEFAULT`] that [`register`] installs when `config` was not called first.
 /// - [`Error::Install`] if a handler or the watcher thread cannot be set up.
 ///
 /// # Example
@@ -385,20 +401,15 @@ pub fn config(flags: ConfigFlag) -> Result<(), Error> {
     ending::install(flags, true)
 }
 
-/// The configuration in force in this process, or `None` before the first [`register`] or
-/// [`config`].
-pub fn configured() -> Option<ConfigFlag> {
-    ending::configured()
-}
-
 /// Why the process is ending, once the hooks have been triggered; `None` before that.
 ///
 /// Meant for hooks: a hook can, for example, skip a slow flush when the process is being
 /// interrupted from the keyboard.
 ///
 /// ```no_run
-/// use safe_exit::ExitReason;
+/// use safe_exit::{ExitReason, Signal};
 /// safe_exit::register(|| match safe_exit::exit_reason() {
+///     Some(ExitReason::Signal(Signal::INT)) => eprintln!("interrupted: skipping the slow flush"),
 ///     Some(ExitReason::Signal(sig)) => eprintln!("stopping on signal {sig}"),
 ///     _ => eprintln!("stopping"),
 /// });
@@ -407,15 +418,9 @@ pub fn exit_reason() -> Option<ExitReason> {
     ending::exit_reason()
 }
 
-/// The signal numbers that `flags` makes safe-exit handle on this platform (SIGINT and
-/// SIGTERM always; SIGQUIT and SIGHUP by flag on unix).
-pub fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
-    sys::imp::handled_signals(flags)
-}
-
 /// Chooses what a termination signal does in this process: run the hooks and end at once
 /// ([`ShutdownPolicy::exit`], the default), or ask the program to drain and return from `main`
-/// ([`ShutdownPolicy::notify`]). Installs [`DEFAULT_CONFIG`] if [`config`] was not called, so
+/// ([`ShutdownPolicy::notify`]). Installs [`ConfigFlag::DEFAULT`] if [`config`] was not called, so
 /// call [`config`] first to choose other signals. It may be called again to change the policy.
 ///
 /// # Errors
@@ -437,12 +442,7 @@ pub fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
 /// ```
 pub fn set_shutdown_policy(policy: ShutdownPolicy) -> Result<(), Error> {
     ending::set_policy(policy);
-    ending::install(DEFAULT_CONFIG, false)
-}
-
-/// The shutdown policy in force.
-pub fn shutdown_policy() -> ShutdownPolicy {
-    ending::policy()
+    ending::install(ConfigFlag::DEFAULT, false)
 }
 
 /// Whether shutdown has been requested (by a signal, a console event or
@@ -508,8 +508,8 @@ pub fn request_shutdown(code: i32) {
 ///
 /// ```no_run
 /// // ... a SIGINT was caught and handled by the program itself ...
-/// safe_exit::end_by_signal(2); // the shell sees the command interrupted, and stops its loop
+/// safe_exit::end_by_signal(safe_exit::Signal::INT); // the shell sees the command interrupted
 /// ```
-pub fn end_by_signal(sig: i32) -> ! {
+pub fn end_by_signal(sig: Signal) -> ! {
     ending::end_now(ExitReason::Signal(sig))
 }

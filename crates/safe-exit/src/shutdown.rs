@@ -106,11 +106,6 @@ impl ShutdownPolicy {
         self.exit_by_signal = by_signal;
         self
     }
-
-    /// Whether this is notify mode.
-    pub const fn is_notify(&self) -> bool {
-        self.notify
-    }
 }
 
 /// A future that completes when shutdown is requested, with the reason. Made by

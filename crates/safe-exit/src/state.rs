@@ -317,6 +317,7 @@ pub(crate) fn existing() -> Option<&'static Process> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Signal;
 
     fn hook(name: &'static str) -> Hook {
         Hook {
@@ -343,19 +344,19 @@ mod tests {
     #[test]
     fn the_first_trigger_wins_and_later_ones_see_its_reason() {
         let mut s = State::new();
-        assert_eq!(s.begin(ExitReason::Signal(15), 1), Begin::Won);
+        assert_eq!(s.begin(ExitReason::Signal(Signal::TERM), 1), Begin::Won);
         assert_eq!(s.runner, Some(1));
         assert_eq!(
             s.begin(ExitReason::Exit, 2),
-            Begin::InProgress(ExitReason::Signal(15))
+            Begin::InProgress(ExitReason::Signal(Signal::TERM))
         );
         s.finish();
         assert_eq!(s.runner, None);
         assert_eq!(
-            s.begin(ExitReason::Signal(2), 3),
-            Begin::Done(ExitReason::Signal(15))
+            s.begin(ExitReason::Signal(Signal::INT), 3),
+            Begin::Done(ExitReason::Signal(Signal::TERM))
         );
-        assert_eq!(s.exit_reason(), Some(ExitReason::Signal(15)));
+        assert_eq!(s.exit_reason(), Some(ExitReason::Signal(Signal::TERM)));
     }
 
     #[test]
@@ -374,7 +375,7 @@ mod tests {
             s.request(ExitReason::Requested(3), now).map(|w| w.len()),
             Some(2)
         );
-        assert!(s.request(ExitReason::Signal(15), now).is_none());
+        assert!(s.request(ExitReason::Signal(Signal::TERM), now).is_none());
         assert_eq!(s.requested(), Some(ExitReason::Requested(3)));
         assert_eq!(s.exit_reason(), Some(ExitReason::Requested(3)));
     }
@@ -383,7 +384,7 @@ mod tests {
     fn the_grace_deadline_follows_the_policy_in_force_and_never_overflows() {
         let mut s = State::new();
         let now = Instant::now();
-        s.request(ExitReason::Signal(15), now);
+        s.request(ExitReason::Signal(Signal::TERM), now);
         assert_eq!(s.grace_deadline(), None, "no grace period: no deadline");
         s.policy = ShutdownPolicy::notify().grace_period(Duration::from_millis(200));
         assert_eq!(s.grace_deadline(), Some(now + Duration::from_millis(200)));
@@ -456,7 +457,7 @@ mod tests {
             match st {
                 Step::Signal | Step::Exit => {
                     let reason = match st {
-                        Step::Signal => ExitReason::Signal(15),
+                        Step::Signal => ExitReason::Signal(Signal::TERM),
                         _ => ExitReason::Exit,
                     };
                     if w.s.begin(reason, 7) == Begin::Won {

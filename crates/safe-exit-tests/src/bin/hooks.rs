@@ -237,7 +237,7 @@ fn nothing_before_register() {
         say(&format!("{when}: threads={threads} sigterm={disposition}"));
     };
     report("before");
-    let _ = safe_exit::configured();
+    let _ = safe_exit::shutdown_requested();
     let _ = safe_exit::exit_reason();
     report("after queries");
     register(|| say("hook"));

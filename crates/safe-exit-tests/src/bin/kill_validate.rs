@@ -69,7 +69,7 @@ mod linux {
                 "--signal" => {
                     opts = opts.signal(
                         args.next()
-                            .and_then(|s| s.parse().ok())
+                            .and_then(|s| s.parse::<i32>().ok())
                             .expect("--signal N"),
                     );
                     custom = true;

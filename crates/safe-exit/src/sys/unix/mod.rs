@@ -1,9 +1,17 @@
 //! Unix (Linux, macOS, the BSDs): signals through `signal-hook-registry`, a self-pipe watcher
 //! thread, `atexit`; pidfd (Linux) or kqueue (macOS/BSD) for safe_kill.
 
+mod exit;
 mod kill;
 mod signal;
 
-#[allow(unused_imports)] // filled in by the safe_kill work
+pub(crate) use exit::*;
 pub(crate) use kill::*;
 pub(crate) use signal::*;
+
+/// The signal numbers that the platform-free code names (beside those of `kill`).
+pub(crate) const SIGINT: i32 = libc::SIGINT;
+pub(crate) const SIGHUP: i32 = libc::SIGHUP;
+pub(crate) const SIGQUIT: i32 = libc::SIGQUIT;
+pub(crate) const SIGUSR1: i32 = libc::SIGUSR1;
+pub(crate) const SIGUSR2: i32 = libc::SIGUSR2;

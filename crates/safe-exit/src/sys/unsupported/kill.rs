@@ -4,8 +4,10 @@
 use std::io;
 use std::time::Instant;
 
-use crate::kill::{Pid, ThreadOwner};
+use crate::kill::ThreadOwner;
+use crate::pid::Pid;
 
+pub(crate) const SIGINT: i32 = 2;
 pub(crate) const SIGTERM: i32 = 15;
 pub(crate) const SIGKILL: i32 = 9;
 pub(crate) const SIGCONT: i32 = 18;

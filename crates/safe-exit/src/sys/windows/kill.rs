@@ -41,7 +41,8 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
 };
 
 use super::console;
-use crate::kill::{Pid, ThreadOwner};
+use crate::kill::ThreadOwner;
+use crate::pid::Pid;
 
 /// Ctrl-C: `CTRL_C_EVENT` on the target's console.
 pub(crate) const SIGINT: i32 = 2;
@@ -101,7 +102,7 @@ impl Target {
     /// right to terminate it, it is opened to wait only; without even that, it is reported
     /// as permission denied when it is signalled, as on unix.
     pub(crate) fn open(pid: Pid) -> io::Result<Option<Target>> {
-        let id = pid.get() as u32;
+        let id = pid.as_raw() as u32;
         let full = PROCESS_TERMINATE | PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION;
         let (handle, can_terminate) = match open_process(id, full) {
             Ok(h) => (Some(h), true),
@@ -154,7 +155,7 @@ impl Target {
         if self.has_exited()? {
             return Ok(());
         }
-        let pid = self.pid.get() as u32;
+        let pid = self.pid.as_raw() as u32;
         let sent = match sig {
             SIGCONT => Ok(()),
             SIGKILL => self.terminate(),

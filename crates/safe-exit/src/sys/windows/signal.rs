@@ -34,7 +34,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{ShowWindow, SW_HIDE};
 
 use super::console;
 use super::kill::{SIGBREAK, SIGINT, SIGTERM};
-use crate::{ConfigFlag, ExitReason};
+use crate::{ConfigFlag, ExitReason, Signal};
 
 /// The flags in force, for the handler.
 static FLAGS: AtomicU32 = AtomicU32::new(0);
@@ -130,8 +130,10 @@ unsafe extern "system" fn handler(ctrl: u32) -> BOOL {
     }
     let flags = ConfigFlag::from_bits_truncate(FLAGS.load(Ordering::Acquire));
     let reason = match ctrl {
-        CTRL_C_EVENT => ExitReason::Signal(SIGINT),
-        CTRL_BREAK_EVENT if flags.contains(ConfigFlag::SIGBREAK) => ExitReason::Signal(SIGBREAK),
+        CTRL_C_EVENT => ExitReason::Signal(Signal::INT),
+        CTRL_BREAK_EVENT if flags.contains(ConfigFlag::SIGBREAK) => {
+            ExitReason::Signal(Signal::BREAK)
+        }
         CTRL_CLOSE_EVENT if flags.contains(ConfigFlag::CTRL_CLOSE) => {
             ExitReason::ConsoleEvent(ctrl)
         }
