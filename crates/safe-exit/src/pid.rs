@@ -43,7 +43,8 @@ impl Pid {
     }
 
     /// The pid of the calling process.
-    pub fn this_process() -> Pid {
+    #[cfg(test)]
+    pub(crate) fn this_process() -> Pid {
         match Pid::try_from(std::process::id()) {
             Ok(pid) => pid,
             Err(_) => unreachable!("our own process id is a positive pid_t"),

@@ -199,11 +199,6 @@ pub enum KillOutcome {
 }
 
 impl KillOutcome {
-    /// `true` unless the process is [`KillOutcome::StillRunning`].
-    pub fn is_gone(self) -> bool {
-        !matches!(self, KillOutcome::StillRunning)
-    }
-
     /// A short lower-case name: `exited`, `killed`, `still_running`, `not_running`. The
     /// `safe-kill` command prints it, and the Python package's `KillOutcome` values are these
     /// words.
