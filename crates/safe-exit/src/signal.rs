@@ -10,8 +10,8 @@ use crate::KillError;
 /// [`ExitReason::Signal`](crate::ExitReason::Signal)).
 ///
 /// Never 0 (which tests whether a process exists and sends nothing), never a number that is
-/// not a signal on this platform, never SIGSTOP or SIGCONT (which stop and continue a process
-/// instead of ending it). The constants are the usual choices; any other signal of the
+/// not a signal on this platform, never SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU or SIGCONT (which
+/// stop and continue a process instead of ending it). The constants are the usual choices; any other signal of the
 /// platform (a real-time signal on Linux, say) comes from its number with `TryFrom<i32>`,
 /// which says why a number is refused:
 ///
@@ -90,6 +90,11 @@ impl Signal {
             Some(format!("signals on this platform are 1 to {max}"))
         } else if signal == sys::SIGSTOP {
             Some("SIGSTOP stops a process instead of ending it".into())
+        } else if sys::KEYBOARD_STOPS.contains(&signal) {
+            Some(format!(
+                "signal {signal} (SIGTSTP, SIGTTIN or SIGTTOU) stops a process by default \
+                 instead of ending it"
+            ))
         } else if signal == sys::SIGCONT {
             Some("SIGCONT continues a process instead of ending it".into())
         } else {
@@ -142,7 +147,10 @@ mod tests {
             i32::MAX,
             sys::SIGSTOP,
             sys::SIGCONT,
-        ] {
+        ]
+        .into_iter()
+        .chain(sys::KEYBOARD_STOPS)
+        {
             assert!(Signal::try_from(sig).is_err(), "{sig}");
         }
         for sig in [Signal::TERM, Signal::KILL, Signal::INT] {

@@ -75,9 +75,9 @@ impl KillOptions {
     /// [`Signal`], or a raw number as the original package takes it (`libc::SIGINT`, `2`).
     /// A number is checked when the options are used, as [`Signal`]'s `TryFrom` checks it:
     /// one that is not a signal on this platform, 0 (which only tests that a process exists),
-    /// SIGSTOP and SIGCONT (which cannot ask a process to end) are rejected with
-    /// [`KillError::InvalidSignal`], before anything is signalled. On Windows the signal names the
-    /// request: SIGTERM (15) `WM_CLOSE` or Ctrl-C, SIGINT (2) Ctrl-C, SIGBREAK (21)
+    /// SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU and SIGCONT (which cannot ask a process to end) are
+    /// rejected with [`KillError::InvalidSignal`], before anything is signalled. On Windows the
+    /// signal names the request: SIGTERM (15) `WM_CLOSE` or Ctrl-C, SIGINT (2) Ctrl-C, SIGBREAK (21)
     /// Ctrl-Break, SIGKILL (9) `TerminateProcess` (see [`safe_kill_with`]).
     pub fn signal(mut self, signal: impl Into<i32>) -> Self {
         self.signal = signal.into();

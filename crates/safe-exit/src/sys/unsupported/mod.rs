@@ -82,3 +82,6 @@ pub(crate) fn exit_forked_child(code: i32) -> ! {
 pub(crate) fn watcher_thread() -> Option<u64> {
     None
 }
+
+/// The signals whose default action stops a process, beside SIGSTOP: none here.
+pub(crate) const KEYBOARD_STOPS: [i32; 0] = [];

@@ -7,3 +7,6 @@ mod signal;
 
 pub(crate) use kill::*;
 pub(crate) use signal::*;
+
+/// The signals whose default action stops a process, beside SIGSTOP: none here.
+pub(crate) const KEYBOARD_STOPS: [i32; 0] = [];
