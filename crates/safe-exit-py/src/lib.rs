@@ -136,10 +136,12 @@ fn safe_kill(
     // An int beyond 64 bits is no pid either; the core's message names the number as given.
     let pid = match pid.extract::<i64>() {
         Ok(pid) => Pid::try_from(pid).map_err(kill_error)?,
-        Err(_) => return Err(PyValueError::new_err(format!(
+        Err(_) => {
+            return Err(PyValueError::new_err(format!(
             "refusing to signal pid {pid}: it is far outside the range of process ids; pass the \
                  pid of the one process to end"
-        ))),
+        )))
+        }
     };
     let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
         PyValueError::new_err(format!(
