@@ -26,7 +26,7 @@ use crate::KillError;
 /// ```
 ///
 /// On Windows the signal names the request that [`safe_kill_with`](crate::safe_kill_with)
-/// makes: [`Signal::TERM`], [`Signal::INT`], [`Signal::BREAK`] and [`Signal::KILL`]; other
+/// makes: [`Signal::TERM`], [`Signal::INT`], `Signal::BREAK` and [`Signal::KILL`]; other
 /// numbers up to 22 (the C runtime's) are refused when sent.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Signal(NonZeroI32);

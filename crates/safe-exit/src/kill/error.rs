@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use crate::{Pid, Signal};
 
-/// Why [`safe_kill`] could not do what was asked. Each message says what was asked, what went
+/// Why [`safe_kill`](crate::safe_kill) could not do what was asked. Each message says what was asked, what went
 /// wrong and what to do.
 ///
 /// The variants before [`KillError::PermissionDenied`] are found **before any signal is
-/// sent**: with [`safe_kill_all`], one of them stops the whole request (the other pids then
+/// sent**: with [`safe_kill_all`](crate::safe_kill_all), one of them stops the whole request (the other pids then
 /// get [`KillError::NotAttempted`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -97,7 +97,7 @@ pub enum KillError {
         pid: u32,
     },
     /// This request was not carried out because another pid in the same
-    /// [`safe_kill_all`] request was rejected before anything was signalled.
+    /// [`safe_kill_all`](crate::safe_kill_all) request was rejected before anything was signalled.
     #[error(
         "pid {pid} was not signalled: another pid in the same request was rejected, and \
          nothing is signalled then; fix or remove that pid and try again"
