@@ -36,7 +36,7 @@ class Child:
             **popen_args,
         )
         self.pid = self.proc.pid
-        self._lines: "queue.Queue[str | None]" = queue.Queue()
+        self._lines: queue.Queue[str | None] = queue.Queue()
         self._out: list = []
         self._err: list = []
         self._readers = [

@@ -8,6 +8,9 @@ import subprocess
 
 import pytest
 
+# What the `asyncio_drain` child prints after "ready" when its own SIGTERM handler drains it.
+DRAINED = ["drain callback", "main drained", "after asyncio.run", "cleanup ran None"]
+
 
 def test_an_asyncio_handler_added_before_register_owns_its_signal(spawn):
     child = spawn("asyncio_drain", "after")
@@ -16,7 +19,7 @@ def test_an_asyncio_handler_added_before_register_owns_its_signal(spawn):
     rc = child.finish()
     out = child.stdout.splitlines()
     assert "main cancelled" not in out, child.report()
-    assert out[1:] == ["drain callback", "main drained", "after asyncio.run", "cleanup ran None"], child.report()
+    assert out[1:] == DRAINED, child.report()
     assert rc == 0, child.report()
 
 
@@ -26,7 +29,7 @@ def test_an_asyncio_handler_added_after_register_owns_its_signal(spawn):
     child.signal(signal.SIGTERM)
     rc = child.finish()
     out = child.stdout.splitlines()
-    assert out[1:] == ["drain callback", "main drained", "after asyncio.run", "cleanup ran None"], child.report()
+    assert out[1:] == DRAINED, child.report()
     assert rc == 0, child.report()
 
 
