@@ -139,6 +139,8 @@ fn report(cli: &Cli, results: &[Result<KillOutcome, KillError>]) -> ExitCode {
                     KillError::NotAttempted { .. } => {}
                     // The same for every pid: say it once.
                     KillError::InvalidSignal { .. } if invalid_signal_said => {}
+                    // With --json the error is in the pid's object on stdout, and only there.
+                    _ if cli.json => {}
                     _ => {
                         invalid_signal_said |= matches!(e, KillError::InvalidSignal { .. });
                         eprintln!("safe-kill: {}", json::with_causes(e));

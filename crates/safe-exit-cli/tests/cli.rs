@@ -362,6 +362,8 @@ fn json_reports_errors_too() {
         lines[1].starts_with("{\"pid\":0,\"error\":\"invalid_pid\",\"message\":\"refusing"),
         "{text}"
     );
+    // Only there: nothing on stderr to parse around.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(pending_signals(target.pid()), 0);
 }
 
