@@ -293,7 +293,7 @@ impl Handle {
     /// Removes the hook. Returns `true` if it was still registered, `false` if it already ran
     /// (or is running), or was registered in a parent process before a `fork`.
     pub fn unregister(self) -> bool {
-        self.pid == std::process::id() && ending::unregister(self.id)
+        self.pid == sys::imp::process_id() && ending::unregister(self.id)
     }
 }
 
@@ -329,7 +329,7 @@ pub fn register_named<F: FnOnce() + Send + 'static>(
 ) -> Handle {
     let handle = Handle {
         id: ending::register(hook_of(name.into(), hook)),
-        pid: std::process::id(),
+        pid: sys::imp::process_id(),
     };
     if let Err(e) = ending::install(ConfigFlag::DEFAULT, false) {
         // Once per process image. Not a `Once`: one left half-run by a thread of the parent
@@ -374,7 +374,7 @@ pub fn try_register_named<F: FnOnce() + Send + 'static>(
     ending::install(ConfigFlag::DEFAULT, false)?;
     Ok(Handle {
         id: ending::register(hook_of(name.into(), hook)),
-        pid: std::process::id(),
+        pid: sys::imp::process_id(),
     })
 }
 

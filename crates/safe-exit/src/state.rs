@@ -281,7 +281,7 @@ static CURRENT: AtomicPtr<Process> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The record of this process, made on first use (and anew in a child forked without exec).
 pub(crate) fn process() -> &'static Process {
-    let pid = std::process::id();
+    let pid = crate::sys::imp::process_id();
     loop {
         let seen = CURRENT.load(Ordering::Acquire);
         // SAFETY: a non-null pointer in CURRENT comes from `Box::leak` below and is never
@@ -311,7 +311,7 @@ pub(crate) fn process() -> &'static Process {
 pub(crate) fn existing() -> Option<&'static Process> {
     // SAFETY: as in `process`.
     let p = unsafe { CURRENT.load(Ordering::Acquire).as_ref() }?;
-    (p.pid == std::process::id()).then_some(p)
+    (p.pid == crate::sys::imp::process_id()).then_some(p)
 }
 
 #[cfg(test)]

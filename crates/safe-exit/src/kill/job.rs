@@ -126,7 +126,7 @@ fn validate(pid: Pid, opts: &KillOptions) -> Result<Pid, KillError> {
                      process",
         });
     }
-    if raw == std::process::id() {
+    if raw == sys::process_id() {
         return Err(KillError::SelfTarget { pid: raw });
     }
     // A thread id is accepted by `kill`, which then signals the thread's whole process: for
@@ -488,8 +488,7 @@ mod tests {
             r[1],
             Err(KillError::InvalidPid { pid, .. }) if pid == i64::from(u32::MAX)
         ));
-        let r =
-            super::super::safe_kill_all(&[0, std::process::id()], &KillOptions::new().signal(0));
+        let r = super::super::safe_kill_all(&[0, sys::process_id()], &KillOptions::new().signal(0));
         assert!(r
             .iter()
             .all(|r| matches!(r, Err(KillError::InvalidSignal { signal: 0, .. }))));

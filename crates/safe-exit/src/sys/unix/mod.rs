@@ -17,3 +17,8 @@ pub(crate) const SIGUSR1: i32 = libc::SIGUSR1;
 pub(crate) const SIGUSR2: i32 = libc::SIGUSR2;
 /// The signals whose default action stops a process (beside SIGSTOP): they cannot end one.
 pub(crate) const KEYBOARD_STOPS: [i32; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+
+/// This process's id.
+pub(crate) fn process_id() -> u32 {
+    std::process::id()
+}

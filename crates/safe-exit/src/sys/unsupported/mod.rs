@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use crate::{ConfigFlag, ExitReason};
 
-/// What the platform reports to the core (nothing, here).
+/// What the platform reports to the core (nothing, here: the variants exist for the core's
+/// `match`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)]
 pub(crate) enum Event {
     /// A termination request.
     Reason(ExitReason),
@@ -85,3 +87,8 @@ pub(crate) fn watcher_thread() -> Option<u64> {
 
 /// The signals whose default action stops a process, beside SIGSTOP: none here.
 pub(crate) const KEYBOARD_STOPS: [i32; 0] = [];
+
+/// No process ids here (`std::process::id` panics on such targets): one constant process.
+pub(crate) fn process_id() -> u32 {
+    0
+}

@@ -10,3 +10,8 @@ pub(crate) use signal::*;
 
 /// The signals whose default action stops a process, beside SIGSTOP: none here.
 pub(crate) const KEYBOARD_STOPS: [i32; 0] = [];
+
+/// This process's id.
+pub(crate) fn process_id() -> u32 {
+    std::process::id()
+}
