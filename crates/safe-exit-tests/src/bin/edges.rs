@@ -1,4 +1,4 @@
-//! Child program for the edge-case tests (`tests/edges_*.rs`): `edges SCENARIO [VARIANT]`.
+//! Child program for the edge-case tests (`tests/process/edges_*.rs`): `edges SCENARIO [VARIANT]`.
 //!
 //! Every scenario sets itself up, prints `ready` (on stderr when its stdout is a pipe that the
 //! test never reads), and then waits for the test to act: a signal, a line on stdin, or stdin

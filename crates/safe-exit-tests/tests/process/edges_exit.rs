@@ -5,17 +5,7 @@ use std::time::Duration;
 
 use safe_exit_tests::{bin, Child, Finished};
 
-/// A generous bound for a process that must not hang (a correct run takes milliseconds).
-const BOUND: Duration = Duration::from_secs(5);
-
-/// Index of the line `line`, failing with the output if it is missing.
-#[track_caller]
-fn position(out: &Finished, line: &str) -> usize {
-    out.stdout
-        .iter()
-        .position(|l| l == line)
-        .unwrap_or_else(|| panic!("no line {line:?}\n{out}"))
-}
+use crate::common::BOUND;
 
 /// `hook B` then `hook A`, each exactly once.
 #[track_caller]
@@ -27,7 +17,7 @@ fn assert_b_then_a_once(out: &Finished) {
         "the other hooks still run, once, after a hook ends the process\n{out}"
     );
     assert!(
-        position(out, "hook B") < position(out, "hook A"),
+        out.position("hook B") < out.position("hook A"),
         "hooks run newest first\n{out}"
     );
 }
@@ -95,7 +85,7 @@ fn a_hook_calling_exit_while_main_exits_during_a_signal_run_ends_by_the_signal()
     assert_eq!(out.count("hook B start"), 1, "{out}");
     assert_eq!(out.count("hook A"), 1, "{out}");
     assert!(
-        position(&out, "hook B start") < position(&out, "hook A"),
+        out.position("hook B start") < out.position("hook A"),
         "{out}"
     );
     // The run was started by SIGTERM; main's exit waited for it and ends the way the signal
@@ -206,7 +196,7 @@ fn a_hook_waiting_in_pause_is_not_taken_for_one_that_called_exit() {
     let out = child.finish_within(BOUND);
     assert_eq!(out.count("hook A"), 1, "{out}");
     assert!(
-        position(&out, "hook B woke") < position(&out, "hook A"),
+        out.position("hook B woke") < out.position("hook A"),
         "hook A ran while B still waited: B was cut short\n{out}"
     );
     assert!(!out.stderr.contains("called exit"), "{out}");

@@ -3,96 +3,39 @@
 //! deadlocks on a lock another thread of the parent held at the fork.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, OwnedFd};
 
-use safe_exit_tests::{bin, pidfd_open, Child, Finished};
+use safe_exit_tests::{bin, parent_of, Child, Finished, Pinned};
 
-/// A process forked by the child program. It is killed (SIGKILL) when the test ends, so that a
-/// failing test never leaves it behind; it is pinned by a pidfd, so a recycled pid is never
-/// signalled. (The child program also makes it die with its parent: `PR_SET_PDEATHSIG`.)
+/// A process forked by the child program. It is pinned ([`Pinned`]): signalled through a
+/// pidfd, so never a recycled pid, and killed (SIGKILL) when the test ends, so that a failing
+/// test never leaves it behind. (The child program also makes it die with its parent:
+/// `PR_SET_PDEATHSIG`.)
 struct Grandchild {
     pid: i32,
-    pidfd: Option<OwnedFd>,
+    /// `None` if it had already ended and been reaped: it needs no guard then.
+    pinned: Option<Pinned>,
 }
 
 impl Grandchild {
-    /// From the line `PREFIXPID` that `parent` printed.
+    /// From the next line `PREFIXPID` that `parent` prints.
     #[track_caller]
-    fn from_line(line: &str, prefix: &str, parent: &Child) -> Grandchild {
-        let pid: i32 = line
-            .strip_prefix(prefix)
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("expected \"{prefix}PID\", got {line:?}"));
-        // Pin it, then check that it is still `parent`'s child (not a recycled pid). A child
-        // that already ended and was reaped needs no guard.
-        let pidfd = pidfd_open(pid)
+    fn expect(parent: &mut Child, prefix: &str) -> Grandchild {
+        let pid = parent.expect_value(prefix);
+        // Pin it, then check that it is still `parent`'s child (not a recycled pid).
+        let pinned = Pinned::new(pid)
             .ok()
             .filter(|_| parent_of(pid) == Some(parent.pid()));
-        Grandchild { pid, pidfd }
+        Grandchild { pid, pinned }
     }
 
     /// Sends `sig` through the pidfd.
     #[track_caller]
     fn signal(&self, sig: i32) {
-        let fd = self
-            .pidfd
+        self.pinned
             .as_ref()
-            .unwrap_or_else(|| panic!("pid {} is gone: cannot signal it", self.pid));
-        assert_eq!(
-            pidfd_send_signal(fd, sig),
-            0,
-            "pidfd_send_signal({sig}) to {}: {}",
-            self.pid,
-            std::io::Error::last_os_error()
-        );
+            .unwrap_or_else(|| panic!("pid {} is gone: cannot signal it", self.pid))
+            .signal(sig);
     }
-}
-
-impl Drop for Grandchild {
-    fn drop(&mut self) {
-        if let Some(fd) = &self.pidfd {
-            // Already gone (the usual case): ESRCH, ignored.
-            pidfd_send_signal(fd, libc::SIGKILL);
-        }
-    }
-}
-
-fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> libc::c_long {
-    // SAFETY: pidfd_send_signal with a valid pidfd, a null siginfo and zero flags.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    }
-}
-
-/// The parent pid of `pid` (`/proc/PID/stat`), if it exists.
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The lines that start with `hook`.
-fn hooks(out: &Finished) -> Vec<&str> {
-    out.stdout
-        .iter()
-        .filter(|l| l.starts_with("hook"))
-        .map(String::as_str)
-        .collect()
-}
-
-/// Index of the line `line`, failing with the output if it is missing.
-#[track_caller]
-fn position(out: &Finished, line: &str) -> usize {
-    out.stdout
-        .iter()
-        .position(|l| l == line)
-        .unwrap_or_else(|| panic!("no line {line:?}\n{out}"))
 }
 
 /// Runs `edges fork-plain MODE`: the parent's output, its pid, the forked child's pid, and how
@@ -101,7 +44,7 @@ fn fork_plain(mode: &str) -> (Finished, i32, i32, String) {
     let mut child = Child::spawn(bin!("edges"), &["fork-plain", mode]);
     let parent = child.pid();
     child.ready();
-    let forked = Grandchild::from_line(&child.expect_line("forked "), "forked ", &child);
+    let forked = Grandchild::expect(&mut child, "forked ");
     let ended = child.expect_line("child ended ");
     child.close_stdin();
     let out = child.finish();
@@ -119,7 +62,7 @@ fn assert_parent_hook_only_in_parent(out: &Finished, parent: i32, forked: i32) {
         "the forked child ({forked}) ran its parent's hook\n{out}"
     );
     assert_eq!(
-        hooks(out),
+        out.starting_with("hook"),
         [format!("hook parent {parent}")],
         "the parent's hook runs once, in the parent ({parent})\n{out}"
     );
@@ -129,7 +72,7 @@ fn assert_parent_hook_only_in_parent(out: &Finished, parent: i32, forked: i32) {
         .position(|l| l.starts_with("child ended "))
         .expect("child ended");
     assert!(
-        position(out, &format!("hook parent {parent}")) > ended,
+        out.position(&format!("hook parent {parent}")) > ended,
         "the parent's hook runs at the parent's own end\n{out}"
     );
 }
@@ -188,7 +131,7 @@ fn a_forked_childs_first_register_never_drops_the_parents_hooks() {
     let mut child = Child::spawn(bin!("edges"), &["fork-drop"]);
     let parent = child.pid();
     child.ready();
-    let guard = Grandchild::from_line(&child.expect_line("forked "), "forked ", &child);
+    let guard = Grandchild::expect(&mut child, "forked ");
     let ended = child.expect_line("child ended ");
     child.close_stdin();
     let out = child.finish();
@@ -211,7 +154,8 @@ fn a_forked_childs_first_register_never_drops_the_parents_hooks() {
 #[track_caller]
 fn assert_parent_hook_once_in_parent(out: &Finished, parent: i32, forked: i32) {
     out.assert_code(0);
-    let parents: Vec<_> = hooks(out)
+    let parents: Vec<_> = out
+        .starting_with("hook")
         .into_iter()
         .filter(|l| l.starts_with("hook parent"))
         .collect();
@@ -227,7 +171,7 @@ fn assert_parent_hook_once_in_parent(out: &Finished, parent: i32, forked: i32) {
 fn assert_forked_child_keeps_its_descriptors(variant: &str) {
     let mut child = Child::spawn(bin!("edges"), &["fork-fds", variant]);
     child.ready();
-    let _forked = Grandchild::from_line(&child.expect_line("forked "), "forked ", &child);
+    let _forked = Grandchild::expect(&mut child, "forked ");
     let ended = child.expect_line("child ended ");
     child.close_stdin();
     let out = child.finish();
@@ -282,7 +226,7 @@ fn a_forked_worker_with_its_own_signal_hook_handler_drains_and_exits_zero_on_sig
     let mut child = Child::spawn(bin!("edges"), &["fork-worker"]);
     let parent = child.pid();
     child.ready();
-    let worker = Grandchild::from_line(&child.expect_line("worker "), "worker ", &child);
+    let worker = Grandchild::expect(&mut child, "worker ");
     worker.signal(libc::SIGTERM);
     let ended = child.expect_line("worker ended ");
     child.close_stdin();
@@ -294,7 +238,11 @@ fn a_forked_worker_with_its_own_signal_hook_handler_drains_and_exits_zero_on_sig
     );
     assert_eq!(ended, "worker ended exit 0", "{out}");
     out.assert_code(0);
-    assert_eq!(hooks(&out), [format!("hook parent {parent}")], "{out}");
+    assert_eq!(
+        out.starting_with("hook"),
+        [format!("hook parent {parent}")],
+        "{out}"
+    );
 }
 
 #[test]
@@ -328,7 +276,7 @@ fn hook_fork_return(how: &str) -> (Finished, i32, i32) {
     } else {
         child.close_stdin();
     }
-    let forked = Grandchild::from_line(&child.expect_line("forked "), "forked ", &child);
+    let forked = Grandchild::expect(&mut child, "forked ");
     let out = child.finish();
     (out, parent, forked.pid)
 }
@@ -336,7 +284,7 @@ fn hook_fork_return(how: &str) -> (Finished, i32, i32) {
 #[track_caller]
 fn assert_only_the_parent_ran_hook_a(out: &Finished, parent: i32, forked: i32) {
     assert_eq!(
-        hooks(out),
+        out.starting_with("hook"),
         [format!("hook A {parent}")],
         "hook A runs once, in the parent, never in the child forked by hook B ({forked})\n{out}"
     );
@@ -365,7 +313,7 @@ fn a_child_forked_in_a_signal_started_hook_never_runs_the_other_hooks_nor_dies_b
 fn a_forked_child_configured_without_sighup_takes_its_default_action() {
     let mut child = Child::spawn(bin!("edges"), &["child-config"]);
     child.ready();
-    let forked = Grandchild::from_line(&child.expect_line("forked "), "forked ", &child);
+    let forked = Grandchild::expect(&mut child, "forked ");
     // SIGHUP was the parent's; the child's own configuration leaves it to its default action.
     forked.signal(libc::SIGHUP);
     let ended = child.expect_line("child ended ");

@@ -32,24 +32,13 @@ fn assert_own_handler_owns_the_signal(kind: &str, sig: i32, handler_line: &str, 
         times,
         "{kind}: the program's handler runs for every signal\n{out}"
     );
-    let hooks: Vec<_> = out
-        .stdout
-        .iter()
-        .filter(|l| l.starts_with("hook"))
-        .collect();
     assert_eq!(
-        hooks,
+        out.starting_with("hook"),
         ["hook Exit"],
         "{kind}: the signal must not run the hooks; they run once, at the normal exit\n{out}"
     );
-    let returning = out
-        .stdout
-        .iter()
-        .position(|l| l == "main returning")
-        .unwrap_or_else(|| panic!("main did not return\n{out}"));
-    let hook = out.stdout.iter().position(|l| l == "hook Exit").unwrap();
     assert!(
-        returning < hook,
+        out.position("main returning") < out.position("hook Exit"),
         "{kind}: the hook runs after main returned\n{out}"
     );
     out.assert_code(0);

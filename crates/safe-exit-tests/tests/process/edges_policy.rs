@@ -1,22 +1,9 @@
 //! Shutdown policies at their edges: unbounded durations, and a grace period set after the
 //! shutdown was requested.
 
-use std::time::Duration;
-
 use safe_exit_tests::{bin, Child, Finished};
 
-/// A generous bound for a process that must end (a correct run takes milliseconds, plus the
-/// 200 ms grace period where there is one).
-const BOUND: Duration = Duration::from_secs(5);
-
-/// The lines that start with `hook`.
-fn hooks(out: &Finished) -> Vec<&str> {
-    out.stdout
-        .iter()
-        .filter(|l| l.starts_with("hook"))
-        .map(String::as_str)
-        .collect()
-}
+use crate::common::BOUND;
 
 #[track_caller]
 fn assert_no_panic(out: &Finished) {
@@ -33,7 +20,7 @@ fn let_the_hook_finish(child: &mut Child, reason: &str) {
 #[track_caller]
 fn assert_hook_ran_once(out: &Finished, reason: &str) {
     assert_eq!(
-        hooks(out),
+        out.starting_with("hook"),
         [format!("hook start {reason}"), format!("hook end {reason}")],
         "{out}"
     );
@@ -98,6 +85,6 @@ fn a_grace_period_set_after_shutdown_was_requested_is_enforced() {
     child.expect_line("grace set");
     // Main never returns and stdin stays open: only the grace period can end the process.
     let out = child.finish_within(BOUND);
-    assert_eq!(hooks(&out), ["hook Signal(15)"], "{out}");
+    assert_eq!(out.starting_with("hook"), ["hook Signal(15)"], "{out}");
     out.assert_signalled(libc::SIGTERM);
 }

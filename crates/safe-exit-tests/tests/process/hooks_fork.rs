@@ -2,17 +2,11 @@
 
 use safe_exit_tests::{bin, command, Child};
 
-fn grandchild_pid(line: &str) -> i32 {
-    line.strip_prefix("gc-ready ")
-        .and_then(|p| p.parse().ok())
-        .expect("gc-ready PID")
-}
-
 #[test]
 fn a_forked_child_ends_on_sigterm_without_running_the_parents_hooks() {
     let mut child = Child::spawn(bin!("hooks"), &["fork"]);
     child.ready();
-    let gc = grandchild_pid(&child.expect_line("gc-ready "));
+    let gc: i32 = child.expect_value("gc-ready ");
     // The grandchild is alive (its parent has not reaped it), so its pid is still its own.
     // SAFETY: kill(2) on a specific positive pid.
     assert_eq!(unsafe { libc::kill(gc, libc::SIGTERM) }, 0);
@@ -30,7 +24,7 @@ fn a_forked_child_may_register_hooks_of_its_own() {
     cmd.arg("fork").env("CHILD_REGISTERS", "1");
     let mut child = Child::from_command(cmd);
     child.ready();
-    let gc = grandchild_pid(&child.expect_line("gc-ready "));
+    let gc: i32 = child.expect_value("gc-ready ");
     // SAFETY: kill(2) on a specific positive pid (alive, unreaped).
     assert_eq!(unsafe { libc::kill(gc, libc::SIGTERM) }, 0);
     child.expect_line("gc-ended signal 15");

@@ -1,8 +1,8 @@
 //! Termination signals run the hook exactly once, and the process then ends by that signal.
 
-use safe_exit_tests::{bin, command, Child};
+use safe_exit_tests::{bin, command, Child, Finished};
 
-fn run_basic(args: &[&str], sig: i32) -> safe_exit_tests::Finished {
+fn run_basic(args: &[&str], sig: i32) -> Finished {
     let mut child = Child::spawn(bin!("hooks"), args);
     child.ready();
     child.signal(sig);
@@ -19,11 +19,7 @@ fn each_default_signal_runs_the_hook_once_and_ends_by_that_signal() {
             1,
             "signal {sig}\n{out}"
         );
-        assert_eq!(
-            out.stdout.iter().filter(|l| l.starts_with("hook")).count(),
-            1,
-            "{out}"
-        );
+        assert_eq!(out.starting_with("hook").len(), 1, "{out}");
     }
 }
 
@@ -33,7 +29,7 @@ fn empty_config_leaves_sigquit_and_sighup_to_their_default_action() {
         let out = run_basic(&["basic", "--config", "empty"], sig);
         out.assert_signalled(sig);
         assert!(
-            !out.stdout.iter().any(|l| l.starts_with("hook")),
+            out.starting_with("hook").is_empty(),
             "no hook may run for signal {sig} with an empty config\n{out}"
         );
     }
@@ -52,7 +48,7 @@ fn config_flags_choose_the_signals() {
     assert_eq!(out.count("hook Signal(1)"), 1, "{out}");
     let out = run_basic(&["basic", "--config", "sighup"], libc::SIGQUIT);
     out.assert_signalled(libc::SIGQUIT);
-    assert!(!out.stdout.iter().any(|l| l.starts_with("hook")), "{out}");
+    assert!(out.starting_with("hook").is_empty(), "{out}");
 }
 
 #[test]

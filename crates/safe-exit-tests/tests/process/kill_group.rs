@@ -1,31 +1,19 @@
 //! Group mode (issue 3, point 9): `.group(true)` ends a worker and every process in the
 //! process group it leads, and waits for all of them.
-#![cfg(target_os = "linux")]
 
 use std::time::Duration;
 
 use safe_exit::{safe_kill_with, KillError, KillOptions, KillOutcome};
-use safe_exit_tests::{bin, command_in_new_session, is_gone, pidfd_open, Child, KillOnDrop};
+use safe_exit_tests::{bin, is_gone, pidfd_open, Child, KillOnDrop};
 
-fn worker(args: &[&str], children: usize) -> (Child, Vec<i32>) {
-    let count = children.to_string();
-    let mut all = vec!["--children", count.as_str()];
-    all.extend_from_slice(args);
-    let mut leader = Child::spawn(bin!("kill_target"), &all);
-    let mut pids = Vec::new();
-    for _ in 0..children {
-        let line = leader.expect_line("child ");
-        pids.push(line["child ".len()..].parse().unwrap());
-    }
-    leader.ready();
-    (leader, pids)
-}
+use crate::common::{kill_target_with_children, kill_validate_in_session};
 
 /// Every member exits on SIGTERM: `Exited`, and all of them are gone.
 #[test]
 fn the_whole_group_gets_the_signal_and_is_awaited() {
     // The leader reports SIGTERM and lives on; the children exit on it.
-    let (leader, children) = worker(&["--exit-on", "15", "--child-exit-on", "15"], 3);
+    let (leader, children) =
+        kill_target_with_children(3, &["--exit-on", "15", "--child-exit-on", "15"]);
     let opts = KillOptions::new()
         .group(true)
         .timeout(Duration::from_secs(10));
@@ -47,7 +35,7 @@ fn the_whole_group_gets_the_signal_and_is_awaited() {
 /// the group at the deadline, and returns `Killed` once they are gone too.
 #[test]
 fn children_that_outlive_the_leader_are_awaited_and_killed() {
-    let (leader, children) = worker(&["--child-ignore", "15"], 3);
+    let (leader, children) = kill_target_with_children(3, &["--child-ignore", "15"]);
     let opts = KillOptions::new()
         .group(true)
         .timeout(Duration::from_millis(300));
@@ -64,7 +52,7 @@ fn children_that_outlive_the_leader_are_awaited_and_killed() {
 /// Without group mode only the leader is signalled: the children live on.
 #[test]
 fn without_group_mode_the_children_are_left_alone() {
-    let (leader, children) = worker(&[], 2);
+    let (leader, children) = kill_target_with_children(2, &[]);
     assert_eq!(
         safe_exit::safe_kill(leader.pid() as u32).unwrap(),
         KillOutcome::Exited
@@ -80,7 +68,8 @@ fn without_group_mode_the_children_are_left_alone() {
 /// A member that does not lead the group: refused, nothing signalled.
 #[test]
 fn a_process_that_does_not_lead_its_group_is_refused() {
-    let (leader, children) = worker(&["--report", "15", "--child-exit-on", "15"], 1);
+    let (leader, children) =
+        kill_target_with_children(1, &["--report", "15", "--child-exit-on", "15"]);
     let opts = KillOptions::new().group(true);
     let err = safe_kill_with(children[0] as u32, &opts).unwrap_err();
     match &err {
@@ -116,16 +105,10 @@ fn group_without_leader(args: &[&str], members: usize) -> (Child, Vec<i32>, Kill
     all.extend_from_slice(args);
     let mut parent = Child::spawn(bin!("kill_target"), &all);
     let pids: Vec<i32> = (0..members)
-        .map(|_| {
-            parent.expect_line("child ")["child ".len()..]
-                .parse()
-                .unwrap()
-        })
+        .map(|_| parent.expect_value("child "))
         .collect();
     let guard = KillOnDrop::new(&pids);
-    let leader: i32 = parent.expect_line("leader ")["leader ".len()..]
-        .parse()
-        .unwrap();
+    let leader: i32 = parent.expect_value("leader ");
     parent.ready();
     // The leader is reaped: no process has its pid, only the group has its number.
     let gone = pidfd_open(leader).unwrap_err();
@@ -190,10 +173,9 @@ fn a_group_whose_leader_was_reaped_exits_on_the_signal() {
 #[test]
 fn a_group_whose_leader_was_reaped_is_ended_without_pidfds() {
     let (parent, members, _guard, leader) = group_without_leader(&["--child-ignore", "15"], 2);
-    let mut cmd = command_in_new_session(bin!("kill_validate"));
     let pgid = leader.to_string();
-    cmd.args(["--no-pidfd", "--group", "--timeout", "300", &pgid]);
-    let mut caller = Child::from_command(cmd);
+    let mut caller =
+        kill_validate_in_session(&["--no-pidfd", "--group", "--timeout", "300", &pgid]);
     caller.expect_line("pidfd unavailable");
     caller.ready();
     let done = caller.finish();

@@ -8,9 +8,10 @@
 //!
 //! Each case runs in `kill_validate`, in its own session, beside a sentinel that records any
 //! signal it receives; the caller prints `survived` if it is still alive after the calls.
-#![cfg(target_os = "linux")]
 
-use safe_exit_tests::{bin, command_in_new_session, Child, Finished};
+use safe_exit_tests::{bin, Child, Finished};
+
+use crate::common::kill_validate_in_session;
 
 /// The two ways to run the caller: with pidfds, and without.
 const PATHS: [&[&str]; 2] = [&[], &["--no-pidfd"]];
@@ -18,9 +19,7 @@ const PATHS: [&[&str]; 2] = [&[], &["--no-pidfd"]];
 /// Runs `kill_validate PATH... ARGS...` in its own session; it must survive, print its results,
 /// and the sentinel must be clean.
 fn validate(path: &[&str], args: &[&str]) -> Finished {
-    let mut cmd = command_in_new_session(bin!("kill_validate"));
-    cmd.args(path).args(args);
-    let mut child = Child::from_command(cmd);
+    let mut child = kill_validate_in_session(&[path, args].concat());
     child.ready();
     let done = child.finish();
     done.assert_code(0);
@@ -92,7 +91,7 @@ fn a_thread_of_another_process_is_not_a_process() {
         bin!("kill_target"),
         &["--report", "15", "--report", "18", "--thread"],
     );
-    let tid = target.expect_line("thread ")["thread ".len()..].to_owned();
+    let tid: String = target.expect_value("thread ");
     target.ready();
     let pid = target.pid();
     assert_ne!(tid, pid.to_string());
@@ -117,7 +116,7 @@ fn a_thread_of_another_process_is_not_a_process() {
     target.signal(libc::SIGKILL);
     let done = target.finish();
     assert!(
-        !done.stdout.iter().any(|l| l.starts_with("got")),
+        done.starting_with("got").is_empty(),
         "the thread's process was signalled: {done}"
     );
 }

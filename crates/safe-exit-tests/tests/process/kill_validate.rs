@@ -5,12 +5,13 @@
 //! of its own PID namespace, beside a sentinel that records every signal it receives: were
 //! the validation broken, `kill(0)` or `kill(-1)` would reach only that session or namespace,
 //! and the sentinel would report it.
-#![cfg(target_os = "linux")]
 
-use safe_exit_tests::{bin, command_in_new_session, command_in_pid_namespace, Child, Finished};
+use safe_exit_tests::{bin, command_in_pid_namespace, Child, Finished};
 
-fn run(cmd: std::process::Command) -> Finished {
-    let mut child = Child::from_command(cmd);
+use crate::common::kill_validate_in_session;
+
+/// Runs `child` (`kill_validate`) to its end; its sentinel must be clean.
+fn run(mut child: Child) -> Finished {
     child.ready();
     let done = child.finish();
     done.assert_code(0);
@@ -24,9 +25,7 @@ fn run(cmd: std::process::Command) -> Finished {
 }
 
 fn in_session(args: &[&str]) -> Finished {
-    let mut cmd = command_in_new_session(bin!("kill_validate"));
-    cmd.args(args);
-    run(cmd)
+    run(kill_validate_in_session(args))
 }
 
 fn result<'a>(done: &'a Finished, pid: &str) -> &'a str {
@@ -72,7 +71,7 @@ fn pids_that_are_negative_as_pid_t_are_refused() {
         let Some(cmd) = command_in_pid_namespace(bin!("kill_validate"), &[pid]) else {
             return;
         };
-        let done = run(cmd);
+        let done = run(Child::from_command(cmd));
         let r = result(&done, pid);
         assert!(
             r.starts_with(&format!("err InvalidPid: refusing to signal pid {pid}: ")),
@@ -89,7 +88,7 @@ fn group_mode_on_pid_1_is_refused() {
     let Some(cmd) = command_in_pid_namespace(bin!("kill_validate"), &["--group", "1"]) else {
         return;
     };
-    let done = run(cmd);
+    let done = run(Child::from_command(cmd));
     let r = result(&done, "1");
     assert!(
         r.starts_with("err InvalidPid: refusing to signal pid 1: the process group"),
@@ -164,9 +163,7 @@ fn invalid_signals_are_refused_and_nothing_is_signalled() {
 /// sentinel blocks every signal, so it records SIGTERM and SIGCONT; then SIGKILL ends it).
 #[test]
 fn the_sentinel_does_see_a_real_signal() {
-    let mut cmd = command_in_new_session(bin!("kill_validate"));
-    cmd.args(["--signal", "15", "sentinel"]);
-    let mut child = Child::from_command(cmd);
+    let mut child = kill_validate_in_session(&["--signal", "15", "sentinel"]);
     child.ready();
     let line = child.expect_line("result ");
     assert!(line.ends_with(": ok killed"), "{line}");

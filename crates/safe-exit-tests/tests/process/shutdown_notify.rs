@@ -27,24 +27,10 @@ fn a_signal_wakes_the_waiter_and_the_hooks_run_when_main_returns() {
         );
         child.send_line("return");
         let out = child.finish();
-        let hooks: Vec<_> = out
-            .stdout
-            .iter()
-            .filter(|l| l.starts_with("hook"))
-            .collect();
-        assert_eq!(hooks, [&format!("hook Signal({sig})")], "{out}");
-        let returning = out
-            .stdout
-            .iter()
-            .position(|l| l == "main returning")
-            .unwrap();
-        let hook = out
-            .stdout
-            .iter()
-            .position(|l| l.starts_with("hook"))
-            .unwrap();
+        let hook = format!("hook Signal({sig})");
+        assert_eq!(out.starting_with("hook"), [&hook], "{out}");
         assert!(
-            returning < hook,
+            out.position("main returning") < out.position(&hook),
             "hooks run at exit, after main returned\n{out}"
         );
         // By default the process still ends by the signal that asked it to stop.
@@ -99,7 +85,7 @@ fn a_second_signal_is_ignored_by_default_and_forces_exit_when_asked() {
     let out = child.finish();
     out.assert_signalled(libc::SIGINT);
     assert_eq!(out.count("main returning"), 0, "{out}");
-    assert!(!out.stdout.iter().any(|l| l.starts_with("hook")), "{out}");
+    assert!(out.starting_with("hook").is_empty(), "{out}");
 }
 
 #[test]

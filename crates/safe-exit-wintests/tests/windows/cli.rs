@@ -1,6 +1,5 @@
 //! The `safe-kill` command on Windows, with the same flags as on unix (built for this target
 //! by `scripts/test-windows` before the tests run).
-#![cfg(windows)]
 
 use safe_exit_wintests::{
     bin, program, Child, CREATE_NEW_CONSOLE, DETACHED_PROCESS, STATUS_CONTROL_C_EXIT,
@@ -9,7 +8,7 @@ use safe_exit_wintests::{
 /// Runs `safe-kill ARGS` and returns its exit code and stdout lines.
 fn safe_kill(args: &[&str]) -> (u32, Vec<String>, String) {
     let done = Child::spawn(&program("safe-kill"), args, DETACHED_PROCESS).finish();
-    (done.code, done.stdout, done.stderr)
+    (done.code(), done.stdout, done.stderr)
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! AUTO_CREATE_CONSOLE gives a process without a console a hidden one (through which it then
 //! receives Ctrl-C), keeping its redirected output; FORCE_HIDE_CONSOLE hides a shown one.
-#![cfg(windows)]
 
 use safe_exit_wintests::{
     bin, send_console_event, Child, ConsoleEvent, CREATE_NEW_CONSOLE, DETACHED_PROCESS,

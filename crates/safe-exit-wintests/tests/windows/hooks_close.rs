@@ -2,7 +2,6 @@
 //! console-control thread before the process ends. Wine's console host ends the processes of
 //! a closed console without calling their handlers, and `GenerateConsoleCtrlEvent` cannot
 //! produce the event: under Wine the test says it is skipped.
-#![cfg(windows)]
 
 use safe_exit_wintests::{
     bin, is_wine, skipped_under_wine, Child, CREATE_NEW_CONSOLE, STATUS_CONTROL_C_EXIT,
@@ -13,7 +12,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{PostMessageW, WM_CLOSE};
 fn closing_the_console_window_runs_a_slow_hook_to_completion() {
     if is_wine() {
         skipped_under_wine(
-            "closing_the_console_window_runs_a_slow_hook_to_completion",
+            "hooks_close::closing_the_console_window_runs_a_slow_hook_to_completion",
             "CTRL_CLOSE_EVENT is never delivered to handlers",
         );
         return;

@@ -1,7 +1,6 @@
 //! Ctrl-Break (SIGBREAK) runs the hooks once when `ConfigFlag::SIGBREAK` is set. Wine 8 does
 //! not implement `GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT)`: there the test says it is
 //! skipped (and checks that Wine still refuses, so that the skip is removed once it can run).
-#![cfg(windows)]
 
 use safe_exit_wintests::{
     bin, is_wine, send_console_event, skipped_under_wine, Child, ConsoleEvent, CREATE_NEW_CONSOLE,
@@ -15,7 +14,7 @@ fn ctrl_break_runs_the_hooks_once() {
     let sent = send_console_event(child.pid(), ConsoleEvent::CtrlBreak);
     if is_wine() && !sent {
         skipped_under_wine(
-            "ctrl_break_runs_the_hooks_once",
+            "hooks_ctrl_break::ctrl_break_runs_the_hooks_once",
             "GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT) is not implemented",
         );
         return;
@@ -33,7 +32,7 @@ fn ctrl_break_without_the_flag_takes_the_default_action_without_hooks() {
     let sent = send_console_event(child.pid(), ConsoleEvent::CtrlBreak);
     if is_wine() && !sent {
         skipped_under_wine(
-            "ctrl_break_without_the_flag_takes_the_default_action_without_hooks",
+            "hooks_ctrl_break::ctrl_break_without_the_flag_takes_the_default_action_without_hooks",
             "GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT) is not implemented",
         );
         return;

@@ -1,6 +1,5 @@
 //! Ctrl-C through the console runs the hooks once, on the console-control thread, and the
 //! process then ends with STATUS_CONTROL_C_EXIT, which the parent reads.
-#![cfg(windows)]
 
 use safe_exit_wintests::{
     bin, send_console_event, Child, ConsoleEvent, CREATE_NEW_CONSOLE, STATUS_CONTROL_C_EXIT,

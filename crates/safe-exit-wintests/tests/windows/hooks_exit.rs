@@ -1,6 +1,5 @@
 //! The hooks run once when `main` returns (the exit code is unchanged), and on
 //! `request_shutdown(code)`, which ends the process with that code.
-#![cfg(windows)]
 
 use safe_exit_wintests::{bin, Child, CREATE_NEW_CONSOLE, DETACHED_PROCESS};
 

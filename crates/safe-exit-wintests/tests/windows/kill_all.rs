@@ -1,14 +1,19 @@
 //! safe_kill_all asks every target at once (a windowed one, a console one, a stubborn one)
 //! and waits for all of them together.
-#![cfg(windows)]
 
 use std::time::Duration;
 
 use safe_exit::{safe_kill_all, KillOptions, KillOutcome};
-use safe_exit_wintests::{bin, Child, CREATE_NEW_CONSOLE, DETACHED_PROCESS, STATUS_CONTROL_C_EXIT};
+use safe_exit_wintests::{
+    bin, serial, Child, CREATE_NEW_CONSOLE, DETACHED_PROCESS, STATUS_CONTROL_C_EXIT,
+};
 
 #[test]
 fn windowed_console_and_stubborn_targets_together() {
+    serial(windowed_console_and_stubborn);
+}
+
+fn windowed_console_and_stubborn() {
     let mut windowed = Child::spawn(bin!("windowed"), &[], DETACHED_PROCESS);
     let mut console = Child::spawn(bin!("win_hooks"), &["wait", "DEFAULT"], CREATE_NEW_CONSOLE);
     let mut stubborn = Child::spawn(bin!("stubborn"), &[], CREATE_NEW_CONSOLE);

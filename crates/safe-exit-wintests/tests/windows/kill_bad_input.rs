@@ -1,6 +1,5 @@
 //! Bad pids and requests are refused with clear errors before anything is sent; a process
 //! that cannot be asked (no window, no console) is left alone.
-#![cfg(windows)]
 
 use safe_exit::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
 use safe_exit_wintests::{bin, serial, Child, CREATE_NEW_CONSOLE, DETACHED_PROCESS};

@@ -2,7 +2,6 @@
 //! its own console afterwards (the same console window, still hidden if it was), and its own
 //! hooks still run on its own Ctrl-C. Each caller is a `killer` process with a console of its
 //! own; the target is a console program on another console.
-#![cfg(windows)]
 
 use safe_exit_wintests::{
     bin, send_console_event, Child, ConsoleEvent, CREATE_NEW_CONSOLE, DETACHED_PROCESS,

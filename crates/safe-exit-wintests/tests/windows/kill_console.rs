@@ -1,13 +1,13 @@
 //! safe_kill of a console program without a window sends a console control event to its
 //! console: its hooks run on the Ctrl-C, and the caller (this test process) is not signalled
 //! and keeps going.
-#![cfg(windows)]
 
 use std::time::Duration;
 
 use safe_exit::{safe_kill, safe_kill_with, KillError, KillOptions, KillOutcome};
 use safe_exit_wintests::{
-    bin, is_wine, serial, skipped_under_wine, Child, CREATE_NEW_CONSOLE, STATUS_CONTROL_C_EXIT,
+    bin, is_wine, serial, skipped_under_wine, with_causes, Child, CREATE_NEW_CONSOLE,
+    STATUS_CONTROL_C_EXIT,
 };
 
 #[test]
@@ -53,22 +53,13 @@ fn sigbreak_sends_ctrl_break() {
         if is_wine() {
             // Wine refuses the event; the target was not touched.
             // The OS's reason is a cause in the error's chain of sources.
-            let chain = |e: &dyn std::error::Error| {
-                let mut text = e.to_string();
-                let mut source = e.source();
-                while let Some(cause) = source {
-                    text = format!("{text}: {cause}");
-                    source = cause.source();
-                }
-                text
-            };
             assert!(
-                matches!(&result, Err(e @ KillError::Io(_)) if chain(e).contains("CTRL_BREAK_EVENT")),
+                matches!(&result, Err(e @ KillError::Io(_)) if with_causes(e).contains("CTRL_BREAK_EVENT")),
                 "{result:?}"
             );
             assert!(child.is_running());
             skipped_under_wine(
-                "sigbreak_sends_ctrl_break",
+                "kill_console::sigbreak_sends_ctrl_break",
                 "GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT) is not implemented",
             );
             return;

@@ -1,6 +1,5 @@
 //! A process that ignores every request is terminated at the deadline (`TerminateProcess`,
 //! exit code 1), or left running with `force_kill(false)`; SIGKILL terminates at once.
-#![cfg(windows)]
 
 use std::time::Duration;
 

@@ -1,7 +1,6 @@
 //! safe_kill of a process with a visible window posts WM_CLOSE: the program closes its window,
 //! returns from `main`, and its hooks run. One that ignores WM_CLOSE is terminated at the
 //! deadline.
-#![cfg(windows)]
 
 use std::time::Duration;
 
