@@ -144,3 +144,17 @@ def assert_clean_stderr(child, signum: int) -> None:
         assert err.startswith("Traceback") and err.rstrip().endswith("KeyboardInterrupt"), child.report()
     else:
         assert err == "", child.report()
+
+
+def cannot_run(reason: str) -> None:
+    """A test that cannot run on this machine. Under CI (``CI`` set) that is a failure: CI runs
+    where every test can. Elsewhere the test is skipped, and the reason also goes into the file
+    named by ``SAFE_EXIT_NOT_RUN``, which ``scripts/test`` lists at the end of the run."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "a test").split(" ")[0]
+    if os.environ.get("CI"):
+        pytest.fail(f"{test} cannot run here, and under CI every test must run: {reason}")
+    path = os.environ.get("SAFE_EXIT_NOT_RUN")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{test}: {reason}\n")
+    pytest.skip(reason)

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean_stderr
+from conftest import assert_clean_stderr, cannot_run
 
 TERMINATION = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP]
 
@@ -134,12 +134,12 @@ def test_as_pid_1_it_exits_with_128_plus_signal(spawn):
     # PID 1 of a PID namespace ignores signals whose action is the default, so re-raising
     # cannot end it: it must exit with the status a shell reports for the signal.
     if not _pid_namespaces_work():
-        pytest.skip("PID namespaces are not available here (`unshare --pid --fork` fails)")
+        cannot_run("PID namespaces are not available here (`unshare --pid --fork` fails)")
     child = spawn("wait", "sleep", wrapper=["unshare", "--pid", "--fork"])
     child.wait_for("ready")
     children = Path(f"/proc/{child.pid}/task/{child.pid}/children")
     if not children.exists():
-        pytest.skip("this kernel does not list children in /proc")
+        cannot_run("this kernel does not list children in /proc")
     pid_1 = int(children.read_text().split()[0])  # the interpreter, PID 1 in its namespace
     os.kill(pid_1, signal.SIGTERM)
     rc = child.finish()  # unshare's status is its child's

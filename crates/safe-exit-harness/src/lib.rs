@@ -51,6 +51,29 @@ pub const WATCHDOG: Duration = Duration::from_secs(20);
 #[cfg(windows)]
 pub const WATCHDOG: Duration = Duration::from_secs(30);
 
+/// A test that cannot run on this machine (not root, no PID namespaces, Wine cannot deliver
+/// the event). Under CI (`CI` set) that is a failure: CI runs as root on a machine that can.
+/// Elsewhere the test returns without checking anything, but never in silence: the reason
+/// goes to stderr and, when `SAFE_EXIT_NOT_RUN` names a file, into that file, which
+/// `scripts/test` prints at the end of the run (nextest hides the stderr of passing tests).
+pub fn cannot_run(reason: &str) {
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    if std::env::var_os("CI").is_some() {
+        panic!("{test} cannot run here, and under CI every test must run: {reason}");
+    }
+    eprintln!("NOT RUN: {test}: {reason}");
+    if let Some(path) = std::env::var_os("SAFE_EXIT_NOT_RUN") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "{test}: {reason}");
+        }
+    }
+}
+
 /// Path of a child program built from the `src/bin/` of the crate whose integration tests
 /// use it (`CARGO_BIN_EXE_<name>`, which Cargo sets for integration tests only).
 #[macro_export]
