@@ -1,11 +1,12 @@
 //! Child program for the graceful-shutdown tests: `shutdown SCENARIO [OPTIONS]`.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use safe_exit::{register, register_named, ExitReason, ShutdownPolicy};
 use safe_exit_tests::child::{block_on_stdin, say};
 
-fn main() {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((scenario, opts)) = args.split_first() else {
         eprintln!("usage: shutdown SCENARIO [OPTIONS]");
@@ -14,7 +15,7 @@ fn main() {
     let policy = policy_from(opts);
     safe_exit::set_shutdown_policy(policy).expect("set_shutdown_policy");
     match scenario.as_str() {
-        "notify" => notify(opts),
+        "notify" => return notify(opts),
         "no-hooks" => no_hooks(),
         "future" => future(),
         "request" => request(),
@@ -24,6 +25,7 @@ fn main() {
             std::process::exit(64);
         }
     }
+    ExitCode::SUCCESS
 }
 
 fn ms(v: &str) -> Duration {
@@ -55,9 +57,9 @@ fn hook_line() {
     ));
 }
 
-/// Waits for the request, reports it, then returns from `main` when stdin says `return`
-/// (never, with `--never-return`).
-fn notify(opts: &[String]) {
+/// Waits for the request, reports it, then returns from `main` when stdin says `return` or
+/// `return CODE` (with that exit code; never, with `--never-return`).
+fn notify(opts: &[String]) -> ExitCode {
     register(hook_line);
     // Nothing was requested yet: a short wait times out.
     say(&format!(
@@ -86,11 +88,12 @@ fn notify(opts: &[String]) {
         }
     }
     while let Some(line) = block_on_stdin() {
-        if line == "return" {
+        if let Some(code) = line.strip_prefix("return") {
             say("main returning");
-            return;
+            return ExitCode::from(code.trim().parse::<u8>().unwrap_or(0));
         }
     }
+    ExitCode::SUCCESS
 }
 
 /// Two tasks await `shutdown_signal()` under `pollster` (no runtime), one on another thread.

@@ -28,6 +28,26 @@ fn default_sends_sigterm_and_returns_when_the_target_exits() {
     child.finish().assert_signalled(libc::SIGTERM);
 }
 
+/// The wait is notified, not polled: five targets that die on SIGTERM, ended one after the
+/// other, take milliseconds each. A sleep-poll of a second (or of a few hundred ms) between
+/// checks fails the bound, which is generous enough for a loaded two-core machine.
+#[test]
+fn the_wait_is_notified_not_polled() {
+    let mut total = Duration::ZERO;
+    for _ in 0..5 {
+        let mut child = Child::spawn(bin!("kill_target"), &[]);
+        child.ready();
+        let started = Instant::now();
+        assert_eq!(safe_kill(pid_of(&child)).unwrap(), KillOutcome::Exited);
+        total += started.elapsed();
+        child.finish().assert_signalled(libc::SIGTERM);
+    }
+    assert!(
+        total < Duration::from_millis(1500),
+        "five kills of targets that die at once took {total:?}"
+    );
+}
+
 /// Point 1, with a target that handles SIGTERM and exits by itself.
 #[test]
 fn a_target_that_handles_sigterm_exits() {

@@ -1,5 +1,7 @@
 //! Notify mode: a termination signal asks the program to drain and return from `main`.
 
+use std::time::{Duration, Instant};
+
 use safe_exit_tests::{bin, Child};
 
 fn notify(extra: &[&str]) -> Child {
@@ -40,21 +42,31 @@ fn a_signal_wakes_the_waiter_and_the_hooks_run_when_main_returns() {
 
 #[test]
 fn keep_code_lets_main_choose_the_exit_status() {
-    let mut child = notify(&["--keep-code"]);
-    child.signal(libc::SIGTERM);
-    child.expect_line("requested Signal(15)");
-    child.send_line("return");
-    let out = child.finish();
-    out.assert_code(0);
-    assert_eq!(out.count("hook Signal(15)"), 1, "{out}");
+    // Two codes, so that neither "always 0" nor "always the same" passes.
+    for code in [3, 0] {
+        let mut child = notify(&["--keep-code"]);
+        child.signal(libc::SIGTERM);
+        child.expect_line("requested Signal(15)");
+        child.send_line(&format!("return {code}"));
+        let out = child.finish();
+        out.assert_code(code);
+        assert_eq!(out.count("hook Signal(15)"), 1, "{out}");
+    }
 }
 
 #[test]
 fn the_grace_period_runs_the_hooks_and_ends_the_process_by_the_signal() {
     let mut child = notify(&["--grace", "300", "--never-return"]);
     child.signal(libc::SIGTERM);
+    let signalled = Instant::now();
     child.expect_line("requested Signal(15)");
     let out = child.finish();
+    // 300 ms asked; a bound ten times that still fails a grace period many times too long.
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "a 300 ms grace period took {took:?}\n{out}"
+    );
     assert_eq!(out.count("hook Signal(15)"), 1, "{out}");
     assert!(
         out.stderr.contains("grace period"),
