@@ -8,8 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use safe_exit_tests::{
-    block_all_signals, command, command_in_pid_namespace, is_gone, pending_signals, pidfd_open,
-    Child, KillOnDrop, WATCHDOG,
+    block_all_signals, command, command_in_pid_namespace, is_gone, output_within, pending_signals,
+    pidfd_open, Child, KillOnDrop, WATCHDOG,
 };
 
 const SAFE_KILL: &str = env!("CARGO_BIN_EXE_safe-kill");
@@ -17,10 +17,7 @@ const SAFE_KILL: &str = env!("CARGO_BIN_EXE_safe-kill");
 /// Runs safe-kill to completion (it has its own deadlines; the harness's watchdog guards
 /// the targets).
 fn safe_kill(args: &[&str]) -> Output {
-    let out = Command::new(SAFE_KILL)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
+    let out = output_within(Command::new(SAFE_KILL).args(args).stdin(Stdio::null()))
         .expect("run safe-kill");
     eprintln!(
         "safe-kill {args:?} -> {:?}\nstdout: {}stderr: {}",
@@ -160,7 +157,7 @@ fn minus_one_as_a_u32_is_refused() {
         return;
     };
     cmd.stdin(Stdio::null());
-    let out = cmd.output().expect("run");
+    let out = output_within(&mut cmd).expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -492,7 +489,7 @@ impl WorldRunnable {
                 tried.push(format!("{}: {e}", copy.exe.display()));
                 continue;
             }
-            match as_nobody(&copy.exe).arg("--version").output() {
+            match output_within(as_nobody(&copy.exe).arg("--version")) {
                 Ok(out) if out.status.success() => return copy,
                 other => tried.push(format!("{}: {other:?}", copy.exe.display())),
             }
@@ -530,9 +527,7 @@ fn permission_denied_is_an_error_and_the_target_is_untouched() {
     }
     let target = recorder();
     let copy = WorldRunnable::new();
-    let out = as_nobody(&copy.exe)
-        .arg(target.pid().to_string())
-        .output()
+    let out = output_within(as_nobody(&copy.exe).arg(target.pid().to_string()))
         .expect("run safe-kill as nobody");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");

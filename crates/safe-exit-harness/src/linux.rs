@@ -97,15 +97,22 @@ pub fn command(path: &str) -> Command {
     })
 }
 
-/// `path` with piped stdio, no core files (SIGQUIT tests), and `isolate` run in the child
-/// before exec (it must be async-signal-safe): a new process group ([`command`]), a new
-/// session, ...
+/// `path` with piped stdio, no core files (SIGQUIT tests), every signal at its default
+/// action and none blocked, and `isolate` run in the child before exec (it must be
+/// async-signal-safe): a new process group ([`command`]), a new session, ...
+///
+/// The signal state is reset because a test runner started under `nohup`, or as a background
+/// job of a script, ignores SIGHUP or SIGINT, and `exec` passes an ignored signal on: the
+/// child would then (rightly) leave it ignored, and the signal tests would fail for nothing.
+/// A test that wants a signal ignored or blocked sets that up in its own `pre_exec`, which
+/// runs after this one.
 pub fn command_with(path: &str, isolate: fn() -> io::Result<()>) -> Command {
     let mut cmd = Command::new(path);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls (setrlimit, and `isolate`) between fork and exec.
+    // SAFETY: only async-signal-safe calls (setrlimit, sigemptyset, sigprocmask, signal, and
+    // `isolate`) between fork and exec; `set` is a local, initialised by sigemptyset.
     unsafe {
         cmd.pre_exec(move || {
             let zero = libc::rlimit {
@@ -113,6 +120,14 @@ pub fn command_with(path: &str, isolate: fn() -> io::Result<()>) -> Command {
                 rlim_max: 0,
             };
             libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            // 1 to 64: every signal Linux has; SIGKILL, SIGSTOP and the C library's own
+            // real-time signals refuse the change, harmlessly.
+            for sig in 1..=64 {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             isolate()
         });
     }

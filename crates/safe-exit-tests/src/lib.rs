@@ -297,3 +297,31 @@ pub fn block_all_signals(cmd: &mut Command) {
         });
     }
 }
+
+/// `cmd.output()` with the harness's deadline: a command still running after [`WATCHDOG`] is
+/// killed (its whole process group when it leads one) and the test fails, instead of hanging.
+/// The error is the spawn's (or the wait's).
+#[track_caller]
+pub fn output_within(cmd: &mut Command) -> std::io::Result<std::process::Output> {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(out) => out,
+        Err(_) => {
+            // SAFETY: kill has no memory preconditions; the child is not reaped yet (its
+            // waiter is still blocked), so `pid` is still its pid.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
+            panic!("{cmd:?} was still running after {WATCHDOG:?}");
+        }
+    }
+}

@@ -95,11 +95,31 @@ fn slow_gated() {
 /// A slow hook; main returns from `main` when a `return` line arrives, which the test sends
 /// while the signal-triggered hook is running.
 fn slow_return() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    /// Set by an `atexit` function registered after safe-exit's own, which `exit` therefore
+    /// calls first: the exiting thread is inside `exit`, on its way to safe-exit's.
+    static EXITING: AtomicBool = AtomicBool::new(false);
+    extern "C" fn exiting() {
+        EXITING.store(true, Ordering::SeqCst);
+    }
     register(|| {
         say(&format!("hook start {}", reason()));
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // A handshake, not a guess: wait until main has returned and `exit` is running.
+        let limit = Instant::now() + Duration::from_secs(20);
+        while !EXITING.load(Ordering::SeqCst) && Instant::now() < limit {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        say(&format!(
+            "hook sees exit: {}",
+            EXITING.load(Ordering::SeqCst)
+        ));
+        // An `exit` that did not wait for this hook would end the process meanwhile.
+        std::thread::sleep(Duration::from_millis(200));
         say("hook end");
     });
+    // SAFETY: `exiting` is a plain extern "C" fn that lives as long as the program.
+    unsafe { libc::atexit(exiting) };
     say("ready");
     while let Some(line) = block_on_stdin() {
         if line == "return" {

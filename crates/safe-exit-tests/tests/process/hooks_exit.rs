@@ -29,11 +29,12 @@ fn main_returning_during_a_signal_run_waits_for_the_hook_to_finish() {
     child.ready();
     child.signal(libc::SIGTERM);
     child.expect_line("hook start Signal(15)");
-    // The hook sleeps for 500 ms; main returns now, well inside that.
+    // The hook waits until main has returned and `exit` runs, then works a little longer.
     child.send_line("return");
     let out = child.finish();
     assert_eq!(out.count("main returning"), 1, "{out}");
     assert_eq!(out.count("hook start Signal(15)"), 1, "{out}");
+    assert_eq!(out.count("hook sees exit: true"), 1, "{out}");
     assert_eq!(
         out.count("hook end"),
         1,

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use safe_exit::{safe_kill, KillOutcome};
-use safe_exit_tests::{bin, wait_gone, Child};
+use safe_exit_tests::{bin, wait_gone, Child, KillOnDrop, WATCHDOG};
 
 /// Our own child that has exited but that we have not reaped: `Exited` at once (not after
 /// the 4 s deadline), and its exit code is still ours to collect.
@@ -51,9 +51,16 @@ fn a_killed_child_still_reports_sigterm_to_its_parent() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let _guard = KillOnDrop::new(&[child.id() as i32]);
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    // The read has the harness's deadline: a child that never says ready fails the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut out, &mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(WATCHDOG).expect("the child said nothing");
     assert!(line.starts_with("ready"), "{line}");
     assert_eq!(safe_kill(child.id()).unwrap(), KillOutcome::Exited);
     let status = child.wait().expect("wait");
