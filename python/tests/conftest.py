@@ -114,12 +114,18 @@ class Child:
 @pytest.fixture
 def spawn():
     """``spawn(scenario, *args, wrapper=[], **popen_args)`` starts ``child.py scenario args``,
-    through ``wrapper`` (e.g. ``["nohup"]``) if given. (No ``preexec_fn``: it runs Python code
-    between fork and exec while this process has threads, which can deadlock.)"""
+    through ``wrapper`` (e.g. ``["nohup"]``) if given.
+
+    Every signal starts at its default action (``env --default-signal``): a test run started
+    under ``nohup`` or as a background job of a script ignores SIGHUP or SIGINT, and an ignored
+    signal is passed on to the children, which would then (rightly) leave it ignored. (Not
+    ``preexec_fn``: it runs Python code between fork and exec while this process has threads,
+    which can deadlock.)"""
     children: list = []
 
     def start(scenario: str, *args: str, wrapper=(), **popen_args) -> Child:
-        child = Child([*wrapper, sys.executable, CHILD, scenario, *args], **popen_args)
+        argv = ["env", "--default-signal", *wrapper, sys.executable, CHILD, scenario, *args]
+        child = Child(argv, **popen_args)
         children.append(child)
         return child
 
