@@ -221,6 +221,32 @@ def scenario_chain():
     block("sleep")
 
 
+def scenario_later_handler():
+    """A Python handler installed after safe_exit owns its signal: it runs, the process goes
+    on (answering `ping` with `pong`), and the functions run once, when stdin closes."""
+    import signal
+
+    safe_exit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda signum, frame: print("own handler", signum, flush=True))
+    ready()
+    for line in sys.stdin:
+        print("pong", line.strip(), flush=True)
+    print("main done")
+
+
+def scenario_nondaemon_thread():
+    """A non-daemon thread still working when the main module ends: the functions run after
+    it has been joined."""
+
+    def worker():
+        time.sleep(0.3)
+        print("thread done")
+
+    safe_exit.register(cleanup)
+    threading.Thread(target=worker).start()
+    print("main done")
+
+
 def scenario_swallow():
     """Code that swallows SignalExit carries on; the next signal stops it, and the process
     still ends by a signal after running the functions once."""
@@ -264,6 +290,32 @@ def scenario_mp_worker():
     worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
     worker.start()
     worker.terminate()
+    worker.join(20)
+    print("worker exitcode", worker.exitcode)
+
+
+def _mp_registering_worker(started):
+    safe_exit.register(lambda: print("worker function ran", flush=True))
+    started.set()
+    time.sleep(60)
+    print("not reached: the worker slept on", flush=True)
+
+
+def scenario_mp_worker_registers(method):
+    """A multiprocessing worker (`fork` or `forkserver`) that registers a function itself and
+    then gets SIGTERM: it exits with status 128 + SIGTERM and its function never runs."""
+    import multiprocessing
+    import signal
+
+    safe_exit.register(cleanup)
+    sys.stdout.flush()
+    ctx = multiprocessing.get_context(method)
+    started = ctx.Event()
+    worker = ctx.Process(target=_mp_registering_worker, args=(started,))
+    worker.start()
+    if not started.wait(20):
+        print("worker did not start")
+    os.kill(worker.pid, signal.SIGTERM)
     worker.join(20)
     print("worker exitcode", worker.exitcode)
 

@@ -170,3 +170,38 @@ def test_ctrl_c_in_a_popen_with_block_waits_only_briefly_for_the_child(spawn):
     child.finish()  # all output read
     assert rc == -signal.SIGINT, child.report()
     assert "cleanup ran 2" in child.stdout, child.report()
+
+
+def test_sigterm_during_subprocess_run_kills_the_child_at_once(spawn):
+    # SIGTERM to the parent alone: SignalExit makes subprocess.run kill its child (which
+    # would sleep for a minute) and return at once, not after the 10 s Ctrl-C grace.
+    child = spawn("subprocess_ctrl_c", "run")
+    child.wait_for("ready")
+    child.wait_for("grandchild ready")
+    child.signal(signal.SIGTERM)
+    rc = child.finish(timeout=5)
+    assert rc == -signal.SIGTERM, child.report()
+    assert child.stdout.count("cleanup ran 15") == 1, child.report()
+    assert "grandchild cleaned up" not in child.stdout, child.report()
+
+
+def test_sigterm_in_a_popen_with_block_waits_for_the_child_until_a_second_signal(spawn):
+    child = spawn("popen_ctrl_c")
+    child.wait_for("ready")
+    child.wait_for("grandchild ready")
+    child.signal(signal.SIGTERM)  # the parent alone: its child sleeps on
+    try:
+        child.proc.wait(timeout=1)
+        pytest.fail("the `with Popen` block did not wait for its child\n" + child.report())
+    except subprocess.TimeoutExpired:
+        pass
+    child.signal(signal.SIGTERM)
+    try:
+        rc = child.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail("a second SIGTERM did not interrupt the wait\n" + child.report())
+    child.kill()  # the grandchild still holds stdout open
+    child.finish()
+    assert rc == -signal.SIGTERM, child.report()
+    assert child.stdout.count("cleanup ran 15") == 1, child.report()

@@ -21,3 +21,11 @@ def test_uncaught_exception_exits_1_after_running_function(spawn):
     assert rc == 1, child.report()
     assert child.stdout.splitlines() == ["cleanup ran None"], child.report()
     assert "RuntimeError: boom" in child.stderr, child.report()
+
+
+def test_functions_run_after_non_daemon_threads_are_joined(spawn):
+    child = spawn("nondaemon_thread")
+    rc = child.finish()
+    assert rc == 0, child.report()
+    assert child.stdout.splitlines() == ["main done", "thread done", "cleanup ran None"], child.report()
+

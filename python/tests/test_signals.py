@@ -66,6 +66,31 @@ def test_main_thread_unwinds_before_the_functions_run(spawn):
     assert lines == ["ready", "finally ran", "with exit SignalExit", "cleanup ran 15"], child.report()
 
 
+def test_sigint_raises_keyboard_interrupt_and_the_main_thread_unwinds_first(spawn):
+    child = spawn("unwind")
+    child.wait_for("ready")
+    child.signal(signal.SIGINT)
+    rc = child.finish()
+    assert rc == -signal.SIGINT, child.report()
+    lines = child.stdout.splitlines()
+    assert lines == ["ready", "finally ran", "with exit KeyboardInterrupt", "cleanup ran 2"], child.report()
+
+
+def test_a_python_handler_installed_later_owns_its_signal(spawn):
+    child = spawn("later_handler")
+    child.wait_for("ready")
+    for _ in range(3):
+        child.signal(signal.SIGTERM)
+        assert child.wait_for("own handler") == "own handler 15"
+    child.send("ping\n")
+    assert child.wait_for("pong") == "pong ping"
+    child.proc.stdin.close()
+    rc = child.finish()
+    assert rc == 0, child.report()
+    assert child.stdout.splitlines()[-2:] == ["main done", "cleanup ran None"], child.report()
+    assert child.stdout.count("cleanup ran") == 1, child.report()
+
+
 def test_signal_ignored_at_start_stays_ignored(spawn):
     # SIGHUP ignored before the interpreter starts, as `nohup` leaves it.
     child = spawn("echo", wrapper=["nohup"])
@@ -118,6 +143,15 @@ def test_multiprocessing_worker_terminated_reports_sigterm(spawn):
     rc = child.finish()
     assert rc == 0, child.report()
     assert child.stdout.splitlines() == ["worker exitcode -15", "cleanup ran None"], child.report()
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_multiprocessing_worker_that_registers_exits_128_plus_signal_without_its_functions(spawn, method):
+    child = spawn("mp_worker_registers", method)
+    rc = child.finish()
+    assert rc == 0, child.report()
+    expected = [f"worker exitcode {128 + signal.SIGTERM}", "cleanup ran None"]
+    assert child.stdout.splitlines() == expected, child.report()
 
 
 def _pid_namespaces_work() -> bool:

@@ -149,6 +149,58 @@ fn bad_options_and_missing_pids_are_one_line() {
     assert!(stderr(&out).contains("<PID>"), "{}", stderr(&out));
 }
 
+/// Several bad values at once: pids that are read but refused get one line each, a refused
+/// signal one line for all its pids (with `--json`, each pid's object instead), and a value
+/// that cannot be read is the only line. Nothing is signalled.
+#[test]
+fn refused_pids_one_line_each_a_refused_signal_once_an_unreadable_value_alone() {
+    let target = recorder();
+    let other = recorder();
+    let pid = target.pid().to_string();
+    let other_pid = other.pid().to_string();
+
+    let out = safe_kill(&["0", "2147483648", &pid]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].contains("refusing to signal pid 0"), "{err}");
+    assert!(
+        lines[1].contains("refusing to signal pid 2147483648"),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), "");
+
+    let out = safe_kill(&["-s", "STOP", &pid, &other_pid]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("SIGSTOP stops a process"), "{err}");
+
+    let out = safe_kill(&["--json", "-s", "STOP", &pid, &other_pid]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    for (line, p) in text.lines().zip([&pid, &other_pid]) {
+        assert!(
+            line.starts_with(&format!("{{\"pid\":{p},\"error\":\"invalid_signal\"")),
+            "{text}"
+        );
+    }
+    assert_eq!(stderr(&out), "");
+
+    let out = safe_kill(&["-t", "5parsecs", "0", "abc", &pid]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("5parsecs"), "{err}");
+
+    for t in [&target, &other] {
+        assert_eq!(pending_signals(t.pid()), 0, "a target was signalled");
+        assert!(t.is_running());
+    }
+}
+
 /// Were 4294967295 passed on as -1, kill(-1) would reach every process: run it in a PID
 /// namespace, where it could reach only that namespace.
 #[test]

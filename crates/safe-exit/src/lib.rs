@@ -67,8 +67,9 @@
 //!
 //! - **A handler installed after ours owns its signal** (`ctrlc`, a raw `sigaction`, Python's
 //!   `signal.signal`): ours is no longer called and the hooks do not start on that signal;
-//!   they still run at exit. One installed later through `signal-hook-registry` runs beside
-//!   ours.
+//!   they still run at exit. One installed later through `signal-hook-registry` does not take
+//!   the signal over: the hooks run and the process ends by the signal, which may be before
+//!   that handler has run.
 //! - **fork without exec**: the child inherits nothing that acts. Its parent's hooks never run
 //!   there and are never dropped there (their destructors would act on the parent's files).
 //!   A termination signal takes its default action there, unless a handler installed by the
@@ -88,12 +89,14 @@
 //!   [`request_shutdown`] from inside a hook (exit mode) does not return either: the remaining
 //!   hooks run and the process ends with its code.
 //! - **Ending never waits on a lock someone else holds**: flushing stdout before the process
-//!   ends by a signal is given 100 ms; a thread blocked writing to a full pipe while holding
-//!   stdout's lock cannot keep the process alive, nor can a hook blocked that way defeat the
+//!   ends by a signal is given 100 ms (the test checks that the process ends within 5 s); a
+//!   thread blocked writing to a full pipe while holding stdout's lock cannot keep the process
+//!   alive, nor can a hook blocked that way defeat the
 //!   [hook deadline](ShutdownPolicy::hook_deadline).
-//! - **Any [`Duration`]** is accepted: a grace period, hook deadline or wait too long to
-//!   represent means "no deadline". The grace period and hook deadline in force are the ones
-//!   set last, even after the shutdown started.
+//! - **Any [`Duration`]** is accepted: a grace period or hook deadline too long to represent
+//!   means "no deadline" (so does such a [`wait_for_shutdown_timeout`], which no test runs).
+//!   The grace period in force is the one set last, even after the shutdown started; the hook
+//!   deadline is read the same way, but only the grace period's case is tested.
 //!
 //! # Graceful shutdown (services)
 //!
@@ -186,7 +189,8 @@
 //! # Portability
 //!
 //! - **Linux, macOS and the other unix systems** share one implementation (above). safe_kill
-//!   waits on pidfds on Linux and kqueue on macOS and the BSDs.
+//!   waits on pidfds on Linux and kqueue on macOS and the BSDs. The process tests run on Linux
+//!   only; for macOS and FreeBSD, CI only compiles and lints the code.
 //! - **Windows**: a console control handler takes Ctrl-C (reported as `Signal(2)`),
 //!   Ctrl-Break (`Signal(21)`, SIGBREAK, with [`ConfigFlag::SIGBREAK`]) and the close, logoff
 //!   and shutdown events ([`ExitReason::ConsoleEvent`], by [`ConfigFlag`]). Windows runs the

@@ -550,8 +550,10 @@ extern "C" fn own_sigterm(_sig: libc::c_int) {
 }
 
 /// Registers a hook, then installs the program's own handler: a raw `sigaction` for SIGTERM
-/// that reports `own handler` (`sigaction`), or a `ctrlc` handler for SIGINT that reports
-/// `ctrlc handler` (`ctrlc`). Main answers `ping` with `pong` and returns when stdin closes.
+/// that reports `own handler` (`sigaction`), a `ctrlc` handler for SIGINT that reports
+/// `ctrlc handler` (`ctrlc`), or a SIGTERM action through `signal-hook` (and so
+/// `signal-hook-registry`) that reports `signal-hook handler` (`signal-hook`). Main answers
+/// `ping` with `pong` and returns when stdin closes.
 fn own_handler(kind: &str) {
     register(|| say(&format!("hook {}", reason())));
     match kind {
@@ -564,6 +566,13 @@ fn own_handler(kind: &str) {
             assert_eq!(libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut()), 0);
         },
         "ctrlc" => ctrlc::set_handler(|| say("ctrlc handler")).expect("ctrlc::set_handler"),
+        // SAFETY: the action only calls write(2), which is async-signal-safe.
+        "signal-hook" => unsafe {
+            signal_hook::low_level::register(libc::SIGTERM, || {
+                write_fd(1, b"signal-hook handler\n");
+            })
+            .expect("signal_hook::low_level::register");
+        },
         other => panic!("unknown handler kind {other}"),
     }
     say("ready");

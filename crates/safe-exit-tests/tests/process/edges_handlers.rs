@@ -1,6 +1,7 @@
 //! A signal handler that the program installs after safe-exit's owns its signal: the signal
 //! runs that handler only; the process does not die and the hooks do not run until the
-//! process really ends.
+//! process really ends. One installed later through `signal-hook-registry` does not take the
+//! signal over.
 
 use safe_exit_tests::{bin, Child};
 
@@ -52,4 +53,19 @@ fn a_raw_sigterm_handler_installed_after_safe_exit_owns_sigterm() {
 #[test]
 fn a_ctrlc_handler_installed_after_safe_exit_owns_sigint() {
     assert_own_handler_owns_the_signal("ctrlc", libc::SIGINT, "ctrlc handler", 20);
+}
+
+/// Installed later through `signal-hook-registry`, the program's action does not take SIGTERM
+/// over: the hooks run once and the process ends by SIGTERM. The action runs at most once, and
+/// not in every run: the process may end by the signal before the registry has called it, so
+/// the test cannot ask for it.
+#[test]
+fn a_signal_hook_action_installed_after_safe_exit_does_not_take_the_signal_over() {
+    let mut child = Child::spawn(bin!("edges"), &["own-handler", "signal-hook"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    let out = child.finish();
+    out.assert_signalled(libc::SIGTERM);
+    assert!(out.count("signal-hook handler") <= 1, "{out}");
+    assert_eq!(out.starting_with("hook"), ["hook Signal(15)"], "{out}");
 }
