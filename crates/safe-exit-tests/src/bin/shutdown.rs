@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         "notify" => return notify(opts),
         "no-hooks" => no_hooks(),
         "future" => future(),
-        "request" => request(),
+        "request" => request(opts),
         "stuck-hook" => stuck_hook(),
         other => {
             eprintln!("unknown scenario {other}");
@@ -114,7 +114,9 @@ fn future() {
 
 /// A worker thread requests shutdown with code 3 when stdin says `fail`; main waits for the
 /// request like for a signal.
-fn request() {
+/// A worker thread requests shutdown with code 3. Main then exits with that code itself, or
+/// with `--never-return` never returns (only the grace period ends the process).
+fn request(opts: &[String]) {
     register(hook_line);
     let worker = std::thread::spawn(|| {
         while let Some(line) = block_on_stdin() {
@@ -130,6 +132,11 @@ fn request() {
     let reason = safe_exit::wait_for_shutdown();
     say(&format!("requested {reason:?}"));
     worker.join().unwrap();
+    if opts.iter().any(|o| o == "--never-return") {
+        loop {
+            std::thread::park();
+        }
+    }
     if let ExitReason::Requested(code) = reason {
         std::process::exit(code);
     }

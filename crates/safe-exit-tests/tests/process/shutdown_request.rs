@@ -30,6 +30,22 @@ fn a_worker_thread_requests_shutdown_in_notify_mode() {
     out.assert_code(3);
 }
 
+/// Notify mode, and `main` never returns: the grace period runs the hooks and the library
+/// itself ends the process with the requested code (the child never calls `exit`).
+#[test]
+fn a_request_whose_grace_period_expires_ends_with_the_requested_code() {
+    let mut child = Child::spawn(
+        bin!("shutdown"),
+        &["request", "--notify", "--grace", "300", "--never-return"],
+    );
+    child.ready();
+    child.send_line("fail");
+    child.expect_line("requested Requested(3)");
+    let out = child.finish();
+    assert_eq!(out.count("hook Requested(3)"), 1, "{out}");
+    out.assert_code(3);
+}
+
 #[test]
 fn a_request_in_exit_mode_runs_the_hooks_and_ends_with_the_code() {
     let mut child = Child::spawn(bin!("shutdown"), &["request"]);
