@@ -93,10 +93,9 @@
 //!   thread blocked writing to a full pipe while holding stdout's lock cannot keep the process
 //!   alive, nor can a hook blocked that way defeat the
 //!   [hook deadline](ShutdownPolicy::hook_deadline).
-//! - **Any [`Duration`]** is accepted: a grace period or hook deadline too long to represent
-//!   means "no deadline" (so does such a [`wait_for_shutdown_timeout`], which no test runs).
-//!   The grace period in force is the one set last, even after the shutdown started; the hook
-//!   deadline is read the same way, but only the grace period's case is tested.
+//! - **Any [`Duration`]** is accepted: a grace period, hook deadline or
+//!   [`wait_for_shutdown_timeout`] too long to represent means "no deadline". The grace period
+//!   and hook deadline in force are the ones set last, even after the shutdown started.
 //!
 //! # Graceful shutdown (services)
 //!

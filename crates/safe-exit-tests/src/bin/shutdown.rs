@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         "future" => future(),
         "request" => request(opts),
         "stuck-hook" => stuck_hook(),
+        "late-deadline" => late_deadline(),
+        "wait-max" => wait_max(),
         other => {
             eprintln!("unknown scenario {other}");
             std::process::exit(64);
@@ -153,6 +155,33 @@ fn stuck_hook() {
     });
     say("ready");
     while block_on_stdin().is_some() {}
+}
+
+/// Notify mode without a hook deadline; once shutdown is requested, `main` sets one (300 ms)
+/// and returns: the stuck hook must be cut short by the deadline set late.
+fn late_deadline() {
+    register(|| say("hook quick (runs last)"));
+    register_named("stuck flush", || {
+        say("hook stuck: started");
+        loop {
+            std::thread::park();
+        }
+    });
+    say("ready");
+    let reason = safe_exit::wait_for_shutdown();
+    say(&format!("requested {reason:?}"));
+    safe_exit::set_shutdown_policy(
+        ShutdownPolicy::notify().hook_deadline(Duration::from_millis(300)),
+    )
+    .expect("set_shutdown_policy");
+    say("main returning");
+}
+
+/// A wait whose timeout cannot be represented as a deadline: no deadline, and no panic.
+fn wait_max() {
+    say("ready");
+    let reason = safe_exit::wait_for_shutdown_timeout(Duration::MAX);
+    say(&format!("woke {reason:?}"));
 }
 
 /// Notify mode with no hook at all: main returns after the request.

@@ -90,3 +90,36 @@ fn a_hook_past_its_deadline_at_normal_exit_ends_with_status_1() {
     assert!(out.stderr.contains("still running: stuck flush"), "{out}");
     out.assert_code(1);
 }
+
+/// A hook deadline set after the shutdown started (here while draining, in notify mode) is the
+/// one enforced when the hooks run.
+#[test]
+fn a_hook_deadline_set_after_the_request_is_enforced() {
+    let mut child = Child::spawn(bin!("shutdown"), &["late-deadline", "--notify"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    child.expect_line("requested Signal(15)");
+    child.expect_line("hook stuck: started");
+    let started = Instant::now();
+    let out = child.finish();
+    assert_ended_soon(started, "a deadline set while draining");
+    assert!(
+        out.stderr
+            .contains("did not finish within 300ms; still running: stuck flush"),
+        "stderr names the stuck hook\n{out}"
+    );
+    out.assert_signalled(libc::SIGTERM);
+}
+
+/// `wait_for_shutdown_timeout(Duration::MAX)` means no deadline: it neither panics nor returns
+/// before the request, and returns the reason when it comes.
+#[test]
+fn a_wait_with_duration_max_waits_for_the_request() {
+    let mut child = Child::spawn(bin!("shutdown"), &["wait-max", "--notify"]);
+    child.ready();
+    assert!(child.is_running(), "the wait returned or panicked at once");
+    child.signal(libc::SIGTERM);
+    child.expect_line("woke Some(Signal(15))");
+    let out = child.finish();
+    assert!(!out.stderr.contains("panicked"), "{out}");
+}
