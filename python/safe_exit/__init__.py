@@ -97,6 +97,10 @@ class SafeExitException(Exception):
         super().__init__(message)
         self.kind = kind
 
+    def __reduce__(self):
+        # Pickled (multiprocessing, concurrent.futures) with its kind, not only its message.
+        return (type(self), (str(self), self.kind))
+
 
 class SignalExit(SystemExit):
     """Raised in the main thread when a handled signal arrives, so that it unwinds as for

@@ -1,6 +1,7 @@
 """Issue point 6: safe_kill on the Rust core, and no psutil."""
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -76,6 +77,9 @@ def test_failure_raises_safe_exit_exception_without_silence(spawn):
     with pytest.raises(SafeExitException, match="999") as failure:
         safe_exit.safe_kill(target.pid, kill_signal=999, silence=False)
     assert failure.value.kind == "invalid_signal"  # the core's word, as `safe-kill --json` says
+    # It crosses a process boundary (multiprocessing pickles exceptions) with its kind.
+    again = pickle.loads(pickle.dumps(failure.value))
+    assert (str(again), again.kind) == (str(failure.value), "invalid_signal")
     assert safe_exit.safe_kill(target.pid, kill_signal=999) is None  # silenced, as the original
     assert target.proc.poll() is None  # untouched
     assert safe_exit.safe_kill(target.pid) is KillOutcome.EXITED

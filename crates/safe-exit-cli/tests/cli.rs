@@ -101,6 +101,12 @@ fn bad_signals_signal_nothing() {
     assert_rejected(&["-s", "FOO"], "expected a signal name");
     assert_rejected(&["-s", "0"], "refusing to send signal 0");
     assert_rejected(&["-s", "STOP"], "SIGSTOP stops a process");
+    for stop in ["TSTP", "TTIN", "TTOU"] {
+        assert_rejected(
+            &["-s", stop],
+            "stops a process by default instead of ending it",
+        );
+    }
     assert_rejected(&["-s", "99"], "signals on this platform are 1 to");
 }
 

@@ -144,8 +144,9 @@ fn request(opts: &[String]) {
     }
 }
 
-/// A hook that never finishes (named, so the deadline report can name it), and a quick one.
-fn stuck_hook() {
+/// A hook that never finishes (named, so the deadline report can name it), and a quick one
+/// registered before it (so it would run after it).
+fn register_stuck_hooks() {
     register(|| say("hook quick (runs last)"));
     register_named("stuck flush", || {
         say("hook stuck: started");
@@ -153,6 +154,11 @@ fn stuck_hook() {
             std::thread::park();
         }
     });
+}
+
+/// The stuck hooks; main returns when stdin closes.
+fn stuck_hook() {
+    register_stuck_hooks();
     say("ready");
     while block_on_stdin().is_some() {}
 }
@@ -160,13 +166,7 @@ fn stuck_hook() {
 /// Notify mode without a hook deadline; once shutdown is requested, `main` sets one (300 ms)
 /// and returns: the stuck hook must be cut short by the deadline set late.
 fn late_deadline() {
-    register(|| say("hook quick (runs last)"));
-    register_named("stuck flush", || {
-        say("hook stuck: started");
-        loop {
-            std::thread::park();
-        }
-    });
+    register_stuck_hooks();
     say("ready");
     let reason = safe_exit::wait_for_shutdown();
     say(&format!("requested {reason:?}"));

@@ -14,6 +14,21 @@ fn assert_ended_soon(started: Instant, what: &str) {
     );
 }
 
+/// Waits for the stuck hook, then for the end: within [`assert_ended_soon`]'s bound, with the
+/// stuck hook named on stderr.
+fn finish_past_the_deadline(mut child: Child, what: &str) -> safe_exit_tests::Finished {
+    child.expect_line("hook stuck: started");
+    let started = Instant::now();
+    let out = child.finish();
+    assert_ended_soon(started, what);
+    assert!(
+        out.stderr
+            .contains("did not finish within 300ms; still running: stuck flush"),
+        "stderr names the stuck hook\n{out}"
+    );
+    out
+}
+
 #[test]
 fn a_worker_thread_requests_shutdown_in_notify_mode() {
     let mut child = Child::spawn(bin!("shutdown"), &["request", "--notify"]);
@@ -66,16 +81,7 @@ fn a_hook_past_its_deadline_is_named_and_the_process_still_ends_by_the_signal() 
     let mut child = Child::spawn(bin!("shutdown"), &["stuck-hook", "--hook-deadline", "300"]);
     child.ready();
     child.signal(libc::SIGTERM);
-    child.expect_line("hook stuck: started");
-    let started = Instant::now();
-    let out = child.finish();
-    assert_ended_soon(started, "after SIGTERM");
-    assert!(
-        out.stderr
-            .contains("did not finish within 300ms; still running: stuck flush"),
-        "stderr names the stuck hook\n{out}"
-    );
-    out.assert_signalled(libc::SIGTERM);
+    finish_past_the_deadline(child, "after SIGTERM").assert_signalled(libc::SIGTERM);
 }
 
 #[test]
@@ -83,12 +89,7 @@ fn a_hook_past_its_deadline_at_normal_exit_ends_with_status_1() {
     let mut child = Child::spawn(bin!("shutdown"), &["stuck-hook", "--hook-deadline", "300"]);
     child.ready();
     child.close_stdin();
-    child.expect_line("hook stuck: started");
-    let started = Instant::now();
-    let out = child.finish();
-    assert_ended_soon(started, "at a normal exit");
-    assert!(out.stderr.contains("still running: stuck flush"), "{out}");
-    out.assert_code(1);
+    finish_past_the_deadline(child, "at a normal exit").assert_code(1);
 }
 
 /// A hook deadline set after the shutdown started (here while draining, in notify mode) is the
@@ -99,16 +100,8 @@ fn a_hook_deadline_set_after_the_request_is_enforced() {
     child.ready();
     child.signal(libc::SIGTERM);
     child.expect_line("requested Signal(15)");
-    child.expect_line("hook stuck: started");
-    let started = Instant::now();
-    let out = child.finish();
-    assert_ended_soon(started, "a deadline set while draining");
-    assert!(
-        out.stderr
-            .contains("did not finish within 300ms; still running: stuck flush"),
-        "stderr names the stuck hook\n{out}"
-    );
-    out.assert_signalled(libc::SIGTERM);
+    finish_past_the_deadline(child, "a deadline set while draining")
+        .assert_signalled(libc::SIGTERM);
 }
 
 /// `wait_for_shutdown_timeout(Duration::MAX)` means no deadline: it neither panics nor returns
