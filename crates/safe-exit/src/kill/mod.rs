@@ -248,7 +248,9 @@ pub fn safe_kill(pid: u32) -> Result<KillOutcome, KillError> {
 ///
 /// 1. `pid` and the options are validated; see [`KillError`] for what is refused (pid 0, a
 ///    pid that is negative as a `pid_t`, the caller itself or one of its threads, the id of
-///    another process's thread, an unusable signal).
+///    another process's thread, an unusable signal). Pid 1 is a process like any other (in a
+///    container, stopping it stops the container, as `docker stop` does); only its process
+///    group is refused, because `kill(-1)` means every process.
 /// 2. The process is opened (Linux: `pidfd_open`), which pins its identity: from here on a
 ///    recycled pid cannot be confused with it. If it does not exist: [`KillOutcome::NotRunning`];
 ///    if it has already exited but was not reaped (a zombie): [`KillOutcome::Exited`] at once.
