@@ -217,6 +217,7 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod command;
 mod config;
 mod ending;
 mod kill;
@@ -235,6 +236,7 @@ use std::time::Duration;
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
+pub use command::CommandExt;
 pub use config::{ConfigFlag, CONFIG_CTRL_ALL, DEFAULT_CONFIG};
 pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
 pub use pid::Pid;

@@ -2,10 +2,12 @@
 //! thread, `atexit`; pidfd (Linux) or kqueue (macOS/BSD) for safe_kill.
 
 mod exit;
+mod guardian;
 mod kill;
 mod signal;
 
 pub(crate) use exit::*;
+pub(crate) use guardian::die_with_parent;
 pub(crate) use kill::*;
 pub(crate) use signal::*;
 

@@ -92,3 +92,6 @@ pub(crate) const KEYBOARD_STOPS: [i32; 0] = [];
 pub(crate) fn process_id() -> u32 {
     0
 }
+
+/// Processes cannot be started on this platform: there is nothing to arrange.
+pub(crate) fn die_with_parent(_cmd: &mut std::process::Command) {}

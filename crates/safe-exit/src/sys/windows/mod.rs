@@ -2,9 +2,11 @@
 //! runtime's `atexit`; process handles, `WM_CLOSE` and console control events for safe_kill.
 
 mod console;
+mod job;
 mod kill;
 mod signal;
 
+pub(crate) use job::die_with_parent;
 pub(crate) use kill::*;
 pub(crate) use signal::*;
 
