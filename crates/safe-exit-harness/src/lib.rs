@@ -219,6 +219,12 @@ impl Child {
         }
     }
 
+    /// The lines looked at so far (up to and including the last one a wait returned), in
+    /// order.
+    pub fn seen_lines(&self) -> &[String] {
+        &self.seen
+    }
+
     /// Waits for the `ready` line that every child program prints once it is set up, and
     /// returns it.
     #[track_caller]

@@ -221,6 +221,7 @@ mod command;
 mod config;
 mod ending;
 mod kill;
+mod own;
 mod pid;
 mod shutdown;
 mod signal;
@@ -239,6 +240,7 @@ struct ReadmeDoctests;
 pub use command::CommandExt;
 pub use config::{ConfigFlag, CONFIG_CTRL_ALL, DEFAULT_CONFIG};
 pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
+pub use own::own;
 pub use pid::Pid;
 pub use shutdown::{ShutdownPolicy, ShutdownSignal};
 pub use signal::Signal;
@@ -283,10 +285,10 @@ pub enum Error {
     Install(#[source] std::io::Error),
 }
 
-/// A registered hook, to remove it with [`Handle::unregister`].
+/// A registered hook, or an owned child ([`own`]), to remove it with [`Handle::unregister`].
 ///
-/// Dropping a `Handle` does **not** remove the hook: `safe_exit::register(f);` on its own is
-/// the common use.
+/// Dropping a `Handle` does **not** remove the hook or disown the child:
+/// `safe_exit::register(f);` on its own is the common use.
 #[derive(Debug)]
 pub struct Handle {
     id: u64,
@@ -295,8 +297,10 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Removes the hook. Returns `true` if it was still registered, `false` if it already ran
-    /// (or is running), or was registered in a parent process before a `fork`.
+    /// Removes the hook, or disowns the child: it will not be stopped when this process ends.
+    /// Returns `true` if it was still registered, `false` if it already ran (or is running;
+    /// for a child: it is being or was stopped), or was registered in a parent process before
+    /// a `fork`.
     pub fn unregister(self) -> bool {
         self.pid == sys::imp::process_id() && ending::unregister(self.id)
     }
@@ -336,6 +340,13 @@ pub fn register_named<F: FnOnce() + Send + 'static>(
         id: ending::register(hook_of(name.into(), hook)),
         pid: sys::imp::process_id(),
     };
+    install_default_or_warn();
+    handle
+}
+
+/// Installs [`ConfigFlag::DEFAULT`] unless something is configured; a failure is reported
+/// once on stderr.
+fn install_default_or_warn() {
     if let Err(e) = ending::install(ConfigFlag::DEFAULT, false) {
         // Once per process image. Not a `Once`: one left half-run by a thread of the parent
         // at the moment of `fork` would block a forked child for good.
@@ -347,7 +358,6 @@ pub fn register_named<F: FnOnce() + Send + 'static>(
             ));
         }
     }
-    handle
 }
 
 fn hook_of<F: FnOnce() + Send + 'static>(name: Cow<'static, str>, hook: F) -> state::Hook {

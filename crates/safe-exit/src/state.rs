@@ -30,6 +30,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::kill::Owned;
 use crate::{ConfigFlag, ExitReason, ShutdownPolicy};
 
 /// A hook and the name it is reported by (its closure type unless given one).
@@ -68,7 +69,9 @@ pub(crate) struct State {
     pub(crate) policy: ShutdownPolicy,
     /// Registered hooks, oldest first; run from the back (LIFO).
     hooks: Vec<(u64, Hook)>,
-    /// Id for the next hook (never reused, so a stale handle is harmless).
+    /// Owned children (see `crate::own`), to be stopped before the hooks run.
+    owned: Vec<(u64, Owned)>,
+    /// Id for the next hook or owned child (never reused, so a stale handle is harmless).
     next_hook: u64,
     /// The phase machine: Idle → Running → Done.
     pub(crate) phase: Phase,
@@ -104,6 +107,7 @@ impl State {
             config: None,
             policy: ShutdownPolicy::exit(),
             hooks: Vec::new(),
+            owned: Vec::new(),
             next_hook: 0,
             phase: Phase::Idle,
             reason: None,
@@ -127,6 +131,26 @@ impl State {
         self.next_hook += 1;
         self.hooks.push((id, hook));
         id
+    }
+
+    /// Adds an owned child and returns its id (from the hooks' sequence).
+    pub(crate) fn own(&mut self, child: Owned) -> u64 {
+        let id = self.next_hook;
+        self.next_hook += 1;
+        self.owned.push((id, child));
+        id
+    }
+
+    /// Takes the owned child `id` out; `None` if it was already stopped or disowned. As with
+    /// [`State::remove`], the caller drops it after releasing the lock.
+    pub(crate) fn disown(&mut self, id: u64) -> Option<Owned> {
+        let at = self.owned.iter().position(|(i, _)| *i == id)?;
+        Some(self.owned.remove(at).1)
+    }
+
+    /// Takes every owned child out, to be stopped.
+    pub(crate) fn take_owned(&mut self) -> Vec<Owned> {
+        self.owned.drain(..).map(|(_, o)| o).collect()
     }
 
     /// Takes the hook `id` out; `None` if it already ran or was removed. The caller drops it

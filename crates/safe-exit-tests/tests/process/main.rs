@@ -30,6 +30,7 @@ mod kill_permission;
 mod kill_threads;
 mod kill_validate;
 mod kill_zombie;
+mod own;
 mod shutdown_examples;
 mod shutdown_notify;
 mod shutdown_request;

@@ -30,6 +30,7 @@ mod runner;
 
 use runner::{current_name, run_elsewhere_and_wait, run_hooks, wait_done, watch_hook_deadline};
 
+use crate::kill::Owned;
 use crate::state::{self, Begin, Hook, Phase, Process};
 use crate::sys::imp as sys;
 use crate::{ConfigFlag, Error, ExitReason, ShutdownPolicy};
@@ -65,14 +66,26 @@ pub(crate) fn register(hook: Hook) -> u64 {
     state::process().lock().push(hook)
 }
 
+/// Adds an owned child; returns its id.
+pub(crate) fn own(child: Owned) -> u64 {
+    state::process().lock().own(child)
+}
+
 /// Removes a hook of this process; true if it was still registered.
 pub(crate) fn unregister(id: u64) -> bool {
     let Some(p) = state::existing() else {
         return false;
     };
-    let removed = p.lock().remove(id);
-    // Dropped here, without the lock: its destructor may do anything.
-    removed.is_some()
+    let mut st = p.lock();
+    let removed = st.remove(id);
+    let disowned = if removed.is_none() {
+        st.disown(id)
+    } else {
+        None
+    };
+    drop(st);
+    // Dropped here, without the lock: a hook's destructor may do anything.
+    removed.is_some() || disowned.is_some()
 }
 
 /// Why the process is ending, if it is.

@@ -2,6 +2,7 @@
 //! `exit`, and the hook deadline.
 
 use super::*;
+use crate::KillOutcome;
 
 /// The name of the hook running now.
 pub(super) fn current_name(p: &Process) -> Cow<'static, str> {
@@ -153,6 +154,12 @@ pub(super) fn run_hooks(p: &'static Process) {
         }
     }
     loop {
+        // Owned children first (also one owned by a hook that ran): they may still be
+        // writing to what the hooks close.
+        let owned = p.lock().take_owned();
+        if !owned.is_empty() {
+            stop_owned(p, owned);
+        }
         // Pop under the lock, run without it: a hook may register, unregister or configure.
         let next = p.lock().pop();
         let Some(hook) = next else { break };
@@ -223,5 +230,27 @@ pub(super) fn watch_hook_deadline(p: &'static Process) {
         sys::report(&format!(
             "safe-exit: cannot enforce the hook deadline ({e}); hooks run unbounded"
         ));
+    }
+}
+
+/// Stops the owned children still running (see [`crate::own`]), all at once, before the next
+/// hook; says on stderr which had to be forced and which could not be stopped.
+fn stop_owned(p: &'static Process, owned: Vec<Owned>) {
+    p.lock().current = Some(Cow::Borrowed("(stopping owned children)"));
+    for (pid, result) in crate::kill::stop_owned(owned) {
+        match result {
+            Ok(KillOutcome::Killed) => sys::report(&format!(
+                "safe-exit: owned child {pid} did not end within its deadline; killed"
+            )),
+            Ok(KillOutcome::StillRunning) => sys::report(&format!(
+                "safe-exit: owned child {pid} did not end within its deadline; left running \
+                 (force_kill(false))"
+            )),
+            Ok(_) => {}
+            Err(e) => sys::report(&format!(
+                "safe-exit: cannot stop owned child {pid}: {}",
+                with_causes(&e)
+            )),
+        }
     }
 }

@@ -96,6 +96,17 @@ pub enum KillError {
         /// The target.
         pid: u32,
     },
+    /// [`own`](crate::own) was given a process that is not running: it has already exited
+    /// (perhaps not yet reaped) or never existed. There is nothing to own, so nothing was
+    /// registered and nothing was signalled. This is the one error that means the goal is
+    /// already met: match it where a child may end before it is owned.
+    #[error(
+        "not owning pid {pid}: no process with that pid is running (it has already exited,          or never existed), so there is nothing to stop when this process ends"
+    )]
+    NotRunning {
+        /// The pid as given.
+        pid: u32,
+    },
     /// This request was not carried out because another pid in the same
     /// [`safe_kill_all`](crate::safe_kill_all) request was rejected before anything was signalled.
     #[error(
@@ -157,7 +168,7 @@ pub enum KillError {
 impl KillError {
     /// A stable word for the kind of error, for scripts and bindings: `invalid_pid`,
     /// `self_target`, `own_thread`, `not_a_process`, `invalid_signal`, `not_group_leader`,
-    /// `own_group`, `not_attempted`, `permission_denied`, `survived_kill`, `cannot_ask`,
+    /// `own_group`, `not_running`, `not_attempted`, `permission_denied`, `survived_kill`, `cannot_ask`,
     /// `unsupported`, `io`. The `safe-kill` command prints it with `--json`, and the Python
     /// package's `SafeExitException.kind` is the same word.
     pub fn kind(&self) -> &'static str {
@@ -169,6 +180,7 @@ impl KillError {
             KillError::InvalidSignal { .. } => "invalid_signal",
             KillError::NotGroupLeader { .. } => "not_group_leader",
             KillError::OwnGroup { .. } => "own_group",
+            KillError::NotRunning { .. } => "not_running",
             KillError::NotAttempted { .. } => "not_attempted",
             KillError::PermissionDenied { .. } => "permission_denied",
             KillError::SurvivedKill { .. } => "survived_kill",

@@ -20,19 +20,10 @@ pub(super) fn run(
     opts: &KillOptions,
 ) -> Vec<Result<KillOutcome, KillError>> {
     // 1. Validate everything before touching anything.
-    let Ok(signal) = Signal::try_from(opts.signal) else {
+    let ask = match Ask::of(opts) {
+        Ok(ask) => ask,
         // The same problem for every pid.
-        let reason = Signal::refusal(opts.signal).unwrap_or_default();
-        return pids
-            .iter()
-            .map(|_| {
-                Err(KillError::InvalidSignal {
-                    signal: opts.signal,
-                    reason: reason.clone(),
-                    term: sys::SIGTERM,
-                })
-            })
-            .collect();
+        Err(e) => return pids.iter().map(|_| Err(e.clone_invalid_signal())).collect(),
     };
     let given: Vec<u32> = pids
         .iter()
@@ -55,7 +46,7 @@ pub(super) fn run(
     // 2. Open every target (and check groups), still without signalling anything.
     let mut jobs = Vec::with_capacity(valid.len());
     for (i, &pid) in valid.iter().enumerate() {
-        match Job::open(pid, opts.group) {
+        match Job::open(pid, opts.group, ask) {
             Ok(job) => jobs.push(job),
             Err(e) => {
                 errors[i] = Some(e);
@@ -63,45 +54,147 @@ pub(super) fn run(
             }
         }
     }
+    // 3 to 5.
+    stop(&mut jobs);
+    jobs.into_iter()
+        .map(|j| j.result.expect("every job ends with a result"))
+        .collect()
+}
 
-    // 3. Signal: the polite signal, then SIGCONT so that a stopped process can act on it.
+/// How one target is asked to end: the options of its request, checked.
+#[derive(Clone, Copy, Debug)]
+struct Ask {
+    signal: Signal,
+    timeout: Duration,
+    force_kill: bool,
+}
+
+impl Ask {
+    fn of(opts: &KillOptions) -> Result<Ask, KillError> {
+        let signal = Signal::try_from(opts.signal).map_err(|_| KillError::InvalidSignal {
+            signal: opts.signal,
+            reason: Signal::refusal(opts.signal).unwrap_or_default(),
+            term: sys::SIGTERM,
+        })?;
+        Ok(Ask {
+            signal,
+            timeout: opts.timeout,
+            force_kill: opts.force_kill,
+        })
+    }
+}
+
+impl KillError {
+    /// A copy of an `InvalidSignal` error, for every pid of a request.
+    fn clone_invalid_signal(&self) -> KillError {
+        match self {
+            KillError::InvalidSignal {
+                signal,
+                reason,
+                term,
+            } => KillError::InvalidSignal {
+                signal: *signal,
+                reason: reason.clone(),
+                term: *term,
+            },
+            _ => unreachable!("only InvalidSignal is copied"),
+        }
+    }
+}
+
+/// Steps 3 to 5 for opened targets, each with its own options: signal them all (the polite
+/// signal, then SIGCONT so that a stopped process can act on it), then wait for all of them
+/// at once; each target that reaches its deadline (counted from the same moment) is forced
+/// with SIGKILL there and then, or left running with `force_kill(false)`. A deadline too
+/// far away to represent (`Duration::MAX`) is none: that target is awaited until it exits.
+fn stop(jobs: &mut [Job]) {
+    let start = Instant::now();
     for job in jobs.iter_mut().filter(|j| j.result.is_none()) {
+        let signal = job.ask.signal;
         job.send(signal.as_raw());
         if job.result.is_none() && signal != Signal::KILL {
             job.send(sys::SIGCONT);
         }
+        job.deadline = start.checked_add(job.ask.timeout);
     }
-
-    // 4. Wait for all at once, until the shared deadline. A timeout too long to add to the
-    //    clock (`Duration::MAX`) means no deadline: wait until they have all exited.
-    let deadline = Instant::now().checked_add(opts.timeout);
-    wait_all(&mut jobs, deadline, KillOutcome::Exited);
-
-    // 5. At the deadline: leave them, or force them and wait until they are gone.
-    let mut survivors = false;
-    for job in jobs.iter_mut().filter(|j| j.result.is_none()) {
-        if opts.force_kill {
-            job.send(sys::SIGKILL);
-            survivors = true;
-        } else {
-            job.result = Some(Ok(KillOutcome::StillRunning));
+    loop {
+        for job in jobs.iter_mut() {
+            job.update();
         }
-    }
-    if survivors {
-        wait_all(
-            &mut jobs,
-            Instant::now().checked_add(KILL_WAIT),
-            KillOutcome::Killed,
-        );
+        let now = Instant::now();
         for job in jobs.iter_mut().filter(|j| j.result.is_none()) {
-            job.result = Some(Err(KillError::SurvivedKill {
-                pid: u32::from(job.pid),
-                waited: KILL_WAIT,
-            }));
+            match job.forced {
+                None if job.deadline.is_some_and(|d| now >= d) => {
+                    if job.ask.force_kill {
+                        job.send(sys::SIGKILL);
+                        job.forced = Some(now.checked_add(KILL_WAIT));
+                    } else {
+                        job.result = Some(Ok(KillOutcome::StillRunning));
+                    }
+                }
+                Some(Some(limit)) if now >= limit => {
+                    job.result = Some(Err(KillError::SurvivedKill {
+                        pid: u32::from(job.pid),
+                        waited: KILL_WAIT,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        let open = || jobs.iter().filter(|j| j.result.is_none());
+        // The earliest deadline still ahead (`None`: none of them has one).
+        let next = open().filter_map(|j| j.forced.unwrap_or(j.deadline)).min();
+        let waiting: Vec<&sys::Target> = open().flat_map(Job::waiting).collect();
+        if open().next().is_none() {
+            return;
+        }
+        if waiting.is_empty() {
+            // Nothing left to wait on, but not yet settled (a group to look at again).
+            continue;
+        }
+        if let Err(e) = sys::wait_any(&waiting, next) {
+            drop(waiting);
+            for job in jobs.iter_mut().filter(|j| j.result.is_none()) {
+                job.result = Some(Err(io_error(
+                    sys::WAIT_CALL,
+                    job.pid,
+                    io::Error::new(e.kind(), e.to_string()),
+                )));
+            }
+            return;
         }
     }
+}
+
+/// A process that this one owns (see [`crate::own`]): checked and opened (pinned) when it was
+/// owned, stopped with its own options when this process ends.
+pub(crate) struct Owned {
+    job: Job,
+}
+
+impl Owned {
+    /// Checks `pid` and `opts` as `safe_kill` does, and opens the target, signalling nothing.
+    /// A target that is not running is [`KillError::NotRunning`].
+    pub(crate) fn open(pid: Pid, opts: &KillOptions) -> Result<Owned, KillError> {
+        let ask = Ask::of(opts)?;
+        let pid = validate(pid, opts)?;
+        let job = Job::open(pid, opts.group, ask)?;
+        if job.result.is_some() {
+            return Err(KillError::NotRunning {
+                pid: u32::from(pid),
+            });
+        }
+        Ok(Owned { job })
+    }
+}
+
+/// Stops the owned processes still running, all at once (steps 3 to 5, each with its own
+/// options); one result per process, with its pid.
+pub(crate) fn stop_owned(owned: Vec<Owned>) -> Vec<(Pid, Result<KillOutcome, KillError>)> {
+    let mut jobs: Vec<Job> = owned.into_iter().map(|o| o.job.refreshed()).collect();
+    stop(&mut jobs);
     jobs.into_iter()
-        .map(|j| j.result.expect("every job ends with a result"))
+        .map(|j| (j.pid, j.result.expect("every job ends with a result")))
         .collect()
 }
 
@@ -148,12 +241,18 @@ struct Job {
     alive: bool,
     /// Group mode: the other members known to be alive.
     members: Option<Vec<sys::Target>>,
+    /// How it is asked to end.
+    ask: Ask,
+    /// When it must have ended after the polite signal (`None`: no deadline).
+    deadline: Option<Instant>,
+    /// SIGKILL was sent, and how long it may take (`None`: for ever).
+    forced: Option<Option<Instant>>,
     result: Option<Result<KillOutcome, KillError>>,
 }
 
 impl Job {
     /// Opens the target (step 2). A missing process is `NotRunning`, a zombie `Exited`.
-    fn open(pid: Pid, group: bool) -> Result<Job, KillError> {
+    fn open(pid: Pid, group: bool, ask: Ask) -> Result<Job, KillError> {
         let target = sys::Target::open(pid).map_err(|e| {
             if e.kind() == io::ErrorKind::Unsupported {
                 KillError::Unsupported {
@@ -166,9 +265,9 @@ impl Job {
         })?;
         let Some(target) = target else {
             if group {
-                return Job::open_group_without_leader(pid);
+                return Job::open_group_without_leader(pid, ask);
             }
-            return Ok(Job::done(pid, KillOutcome::NotRunning));
+            return Ok(Job::done(pid, ask, KillOutcome::NotRunning));
         };
         if group {
             match sys::process_group(pid) {
@@ -180,7 +279,7 @@ impl Job {
                 }
                 Ok(Some(_)) => {}
                 // Gone between the open and the query: nothing to signal.
-                Ok(None) => return Ok(Job::done(pid, KillOutcome::NotRunning)),
+                Ok(None) => return Ok(Job::done(pid, ask, KillOutcome::NotRunning)),
                 Err(e) if e.kind() == io::ErrorKind::Unsupported => {
                     return Err(KillError::Unsupported {
                         pid: u32::from(pid),
@@ -191,23 +290,11 @@ impl Job {
             }
             Job::check_group(pid)?;
             // A group whose leader has exited (a zombie) may still have members: go on.
-            return Ok(Job {
-                pid,
-                handle: Some(target),
-                alive: true,
-                members: Some(Vec::new()),
-                result: None,
-            });
+            return Ok(Job::new(pid, ask, Some(target), Some(Vec::new())));
         }
         match target.has_exited() {
-            Ok(true) => Ok(Job::done(pid, KillOutcome::Exited)),
-            Ok(false) => Ok(Job {
-                pid,
-                handle: Some(target),
-                alive: true,
-                members: None,
-                result: None,
-            }),
+            Ok(true) => Ok(Job::done(pid, ask, KillOutcome::Exited)),
+            Ok(false) => Ok(Job::new(pid, ask, Some(target), None)),
             Err(e) => Err(io_error(sys::WAIT_CALL, pid, e)),
         }
     }
@@ -216,10 +303,10 @@ impl Job {
     /// still be the id of its process group, whose other members live on. Then that group is
     /// the target, as with a leader that is a zombie; signals go to its members (there is no
     /// leader left to signal through). No such group: `NotRunning`.
-    fn open_group_without_leader(pid: Pid) -> Result<Job, KillError> {
+    fn open_group_without_leader(pid: Pid, ask: Ask) -> Result<Job, KillError> {
         match sys::group_exists(pid) {
             Ok(true) => {}
-            Ok(false) => return Ok(Job::done(pid, KillOutcome::NotRunning)),
+            Ok(false) => return Ok(Job::done(pid, ask, KillOutcome::NotRunning)),
             Err(e) => return Err(io_error("kill(-pgid, 0)", pid, e)),
         }
         let mut members = Vec::new();
@@ -232,13 +319,7 @@ impl Job {
         }
         // Members that have all exited by now (zombies, or gone since the check) end the job
         // at the first look: `Exited`, as for a zombie target.
-        Ok(Job {
-            pid,
-            handle: None,
-            alive: false,
-            members: Some(members),
-            result: None,
-        })
+        Ok(Job::new(pid, ask, None, Some(members)))
     }
 
     /// Group mode: refuses the caller's own group, and lists the group's processes, so that
@@ -259,14 +340,55 @@ impl Job {
         }
     }
 
-    fn done(pid: Pid, outcome: KillOutcome) -> Job {
+    /// A job still to be done: on `handle` (the target itself, alive when opened), or in
+    /// group mode (`members`) on its group.
+    fn new(
+        pid: Pid,
+        ask: Ask,
+        handle: Option<sys::Target>,
+        members: Option<Vec<sys::Target>>,
+    ) -> Job {
         Job {
             pid,
-            handle: None,
-            alive: false,
-            members: None,
-            result: Some(Ok(outcome)),
+            alive: handle.is_some(),
+            handle,
+            members,
+            ask,
+            deadline: None,
+            forced: None,
+            result: None,
         }
+    }
+
+    /// A job with nothing to do: its outcome is known.
+    fn done(pid: Pid, ask: Ask, outcome: KillOutcome) -> Job {
+        Job {
+            result: Some(Ok(outcome)),
+            ..Job::new(pid, ask, None, None)
+        }
+    }
+
+    /// An owned target, opened long ago, about to be stopped. In group mode, a leader that has
+    /// exited since leaves its group without anything that pins it: the group is looked at
+    /// again, as `safe_kill` would look at it now. A process, or a leader still running, stays
+    /// pinned by its handle.
+    fn refreshed(self) -> Job {
+        if self.members.is_none() || self.result.is_some() {
+            return self;
+        }
+        let leader_running = self
+            .handle
+            .as_ref()
+            .is_some_and(|h| matches!(h.has_exited(), Ok(false)));
+        if leader_running {
+            return self;
+        }
+        let (pid, ask) = (self.pid, self.ask);
+        drop(self);
+        Job::open_group_without_leader(pid, ask).unwrap_or_else(|e| Job {
+            result: Some(Err(e)),
+            ..Job::new(pid, ask, None, None)
+        })
     }
 
     /// Sends `sig` to the target (or its group). A target that turns out to be gone simply
@@ -317,10 +439,15 @@ impl Job {
 
     /// Drops the handles of processes that have exited; sets `result` to `done` once nothing
     /// is left (in group mode: once a fresh look at the group finds no live member).
-    fn update(&mut self, done: KillOutcome) {
+    fn update(&mut self) {
         if self.result.is_some() {
             return;
         }
+        let done = if self.forced.is_some() {
+            KillOutcome::Killed
+        } else {
+            KillOutcome::Exited
+        };
         if let Err(e) = self.prune() {
             self.result = Some(Err(io_error(sys::WAIT_CALL, self.pid, e)));
             return;
@@ -389,35 +516,6 @@ fn open_member(pgid: Pid, pid: Pid) -> io::Result<Option<sys::Target>> {
         return Ok(None);
     }
     Ok((sys::process_group(pid)? == Some(pgid.as_raw())).then_some(t))
-}
-
-/// Waits until every job has a result or `deadline` passes (`None`: no deadline, wait until
-/// every job has a result); jobs that end get `done`.
-fn wait_all(jobs: &mut [Job], deadline: Option<Instant>, done: KillOutcome) {
-    loop {
-        for job in jobs.iter_mut() {
-            job.update(done);
-        }
-        let waiting: Vec<&sys::Target> = jobs
-            .iter()
-            .filter(|j| j.result.is_none())
-            .flat_map(Job::waiting)
-            .collect();
-        if waiting.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
-            return;
-        }
-        if let Err(e) = sys::wait_any(&waiting, deadline) {
-            drop(waiting);
-            for job in jobs.iter_mut().filter(|j| j.result.is_none()) {
-                job.result = Some(Err(io_error(
-                    sys::WAIT_CALL,
-                    job.pid,
-                    io::Error::new(e.kind(), e.to_string()),
-                )));
-            }
-            return;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 pub use error::KillError;
 pub(crate) use error::ThreadOwner;
+pub(crate) use job::{stop_owned, Owned};
 
 use crate::{Pid, Signal};
 

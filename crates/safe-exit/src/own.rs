@@ -1,0 +1,79 @@
+//! [`own`]: children that are stopped, politely and under a deadline, before the hooks run.
+
+use crate::kill::Owned;
+use crate::{ending, install_default_or_warn, sys, Handle, KillError, KillOptions, Pid};
+
+/// Owns the process `pid`: when this process ends, `pid` is stopped first, the way
+/// [`safe_kill_all`](crate::safe_kill_all) stops a process, and only then do the other hooks
+/// run.
+///
+/// The commonest mess a stopped program leaves is its children: workers, shells, servers
+/// that keep running (holding ports, files, GPUs) after the parent is gone. `own` makes them
+/// part of the parent's own ending:
+///
+/// - **Now**, `pid` and `opts` are checked as `safe_kill` checks them, and the process is
+///   opened, which pins it (Linux: a pidfd; macOS/BSD: a kqueue registration; Windows: a
+///   process handle): a pid recycled later is never signalled. Nothing is signalled. The
+///   [`ConfigFlag::DEFAULT`](crate::ConfigFlag::DEFAULT) handlers are installed if nothing
+///   was configured yet, as [`register`](crate::register) does.
+/// - **When this process ends** by any path that runs hooks (a handled signal, `main`
+///   returning, `exit`, [`request_shutdown`](crate::request_shutdown), notify mode after the
+///   drain), every owned process still running gets its polite signal (its process group
+///   with [`KillOptions::group`]) and SIGCONT, all at once; each is awaited until its
+///   [`timeout`](KillOptions::timeout), counted from that same moment (so children owned
+///   with the same options share one deadline: three children and 300 ms take about
+///   300 ms, not 900); one still running then gets SIGKILL (unless
+///   [`force_kill(false)`](KillOptions::force_kill)) and is awaited until it is gone. Then
+///   the hooks run, newest first: children may still be writing to what the hooks close.
+///   A process owned by a hook while the hooks run is stopped before the next hook.
+/// - A child that had to be forced, or could not be stopped, is reported with one line on
+///   stderr. The time spent counts toward the
+///   [hook deadline](crate::ShutdownPolicy::hook_deadline).
+///
+/// **It never reaps.** The caller's own [`Child::wait`](std::process::Child::wait) (or
+/// Python's `Popen.wait()`) still gets the child's real exit status, also from inside a
+/// hook: a child ended by SIGTERM reports signal 15.
+///
+/// **[`Handle::unregister`] disowns**: that child is left alone and outlives this process.
+/// It returns `false` if the child was already stopped (the ending has begun).
+///
+/// **What it does not cover**: endings that run no hooks (this process killed with SIGKILL,
+/// an abort, a crash). For those, start the child with
+/// [`CommandExt::die_with_parent`](crate::CommandExt::die_with_parent) too: then it is
+/// stopped politely when hooks can run, and killed when they cannot. A process forked
+/// without exec does not inherit what its parent owns.
+///
+/// ```no_run
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use safe_exit::KillOptions;
+///
+/// let worker = Command::new("my-worker").spawn()?;
+/// // On SIGTERM, Ctrl-C or a normal exit: SIGTERM to the worker, 2 s, then SIGKILL; then
+/// // the hooks.
+/// safe_exit::own(worker.id(), &KillOptions::new().timeout(Duration::from_secs(2)))?;
+/// safe_exit::register(|| println!("the worker is gone; now close the database"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Before anything is registered or signalled:
+///
+/// - the errors `safe_kill` finds before signalling: [`KillError::InvalidPid`] (0, a pid
+///   negative as a `pid_t`), [`KillError::SelfTarget`] (this process),
+///   [`KillError::OwnThread`] (a thread of this process), [`KillError::NotAProcess`] (a
+///   thread of another process), [`KillError::InvalidSignal`], and in group mode
+///   [`KillError::NotGroupLeader`] and [`KillError::OwnGroup`];
+/// - [`KillError::NotRunning`]: the process has already exited (or never existed): there is
+///   nothing to own, and nothing was kept;
+/// - [`KillError::Unsupported`] where `safe_kill` is, and [`KillError::Io`] if the process
+///   cannot be opened (for example, out of file descriptors).
+pub fn own(pid: u32, opts: &KillOptions) -> Result<Handle, KillError> {
+    let child = Owned::open(Pid::try_from(pid)?, opts)?;
+    install_default_or_warn();
+    Ok(Handle {
+        id: ending::own(child),
+        pid: sys::imp::process_id(),
+    })
+}
