@@ -79,7 +79,9 @@ __all__ = [
     "SignalExit",
     "WinCtrlEvent",
     "config",
+    "disown",
     "exit_signal",
+    "own",
     "register",
     "safe_kill",
     "unregister",
@@ -164,6 +166,7 @@ _set_up = False  # native module armed, atexit and at-fork functions registered
 # forked without exec becomes the owner when it calls them itself).
 _owner_pid = 0
 _install_scheduled = False  # a pending call will run `_install_in_main_thread` in the main thread
+_owning = False  # `own` was called in this process: stop the owned children before the functions
 
 
 def config(flag=None):
@@ -232,19 +235,7 @@ def safe_kill(pid, kill_signal=None, timeout_secs=4, force_kill=True, silence=Tr
     if isinstance(pid, bool) or not isinstance(pid, int):
         raise TypeError(f"safe_kill: pid must be an int, not {type(pid).__name__}")
     # Which pids may be signalled the Rust core decides (ValueError from `_native.safe_kill`).
-    if kill_signal is None:
-        signum = None
-    elif isinstance(kill_signal, int) and not isinstance(kill_signal, bool):
-        signum = int(kill_signal)
-    else:
-        raise TypeError(f"safe_kill: kill_signal must be an int or None, not {type(kill_signal).__name__}")
-    if timeout_secs is None:
-        timeout = _NO_DEADLINE
-    else:
-        timeout = float(timeout_secs)
-        if not timeout >= 0:  # also rejects NaN
-            raise ValueError(f"safe_kill: timeout_secs must be >= 0 seconds, not {timeout_secs!r}")
-        timeout = min(timeout, _NO_DEADLINE)
+    signum, timeout = _kill_options("safe_kill", kill_signal, timeout_secs)
 
     from . import _native
     from ._types import KillOutcome
@@ -257,6 +248,89 @@ def safe_kill(pid, kill_signal=None, timeout_secs=4, force_kill=True, silence=Tr
         message, kind = e.args
         raise SafeExitException(message, kind) from e
     return KillOutcome(outcome)
+
+
+def own(child, timeout_secs=4, kill_signal=None, group=False):
+    """Stop ``child`` when this process ends, before the registered functions run.
+
+    ``child`` is a ``subprocess.Popen`` or a pid. It is checked as ``safe_kill`` checks a pid
+    and pinned now (Linux: a pidfd, so a pid reused later is never signalled); nothing is
+    signalled. When the process ends by any path that runs the registered functions (a
+    handled signal, the end of the main module, ``sys.exit``, an uncaught exception), every
+    owned child still running gets ``kill_signal`` (default SIGTERM; with ``group``, its whole
+    process group, which it must lead) and SIGCONT, all at once; each is awaited up to its
+    ``timeout_secs`` (``None``: no deadline), counted from that same moment, then forced
+    with SIGKILL. Then the registered functions run. A child that had to be forced is
+    reported with one line on stderr.
+
+    Children are never reaped: ``Popen.wait()`` still returns the real status, also inside a
+    registered function. The main thread unwinds first (``finally:`` blocks run while the
+    children still run); note that a ``with Popen(...)`` block being unwound waits for its
+    child in ``Popen.__exit__`` before that. Endings that run nothing (SIGKILL, ``os._exit``,
+    a crash) are covered by ``die_with_parent``. The first call installs ``DEFAULT_CONFIG`` if
+    ``config`` was not called, as ``register`` does.
+
+    Raises ``ValueError`` for a pid that must never be signalled (0, negative, our own, a
+    thread id), ``TypeError`` for arguments of the wrong type, and ``SafeExitException`` with
+    ``kind`` ``"not_running"`` for a child that has already exited (nothing is kept then),
+    or another kind if it cannot be opened or the options are refused.
+    """
+    pid = _child_pid("own", child)
+    signum, timeout = _kill_options("own", kill_signal, timeout_secs)
+    global _wanted_bits, _owning
+    with _lock:
+        if _wanted_bits is None:
+            _wanted_bits = _load_native().DEFAULT_CONFIG
+    _ensure_installed()
+    from . import _native
+
+    try:
+        _native.own(pid, signum, timeout, bool(group))
+    except _native.KillFailed as e:
+        message, kind = e.args
+        raise SafeExitException(message, kind) from e
+    _owning = True
+
+
+def disown(child):
+    """Stop owning ``child`` (a ``subprocess.Popen`` or a pid): it is left running when this
+    process ends. Returns whether it was owned and not yet stopped."""
+    pid = _child_pid("disown", child, reaped_ok=True)
+    if not _owning:
+        return False
+    return _load_native().disown(pid)
+
+
+def _child_pid(where, child, reaped_ok=False):
+    if isinstance(child, int) and not isinstance(child, bool):
+        return int(child)
+    pid = getattr(child, "pid", None)
+    if not isinstance(pid, int) or isinstance(pid, bool) or not hasattr(child, "returncode"):
+        raise TypeError(f"safe_exit.{where}: expected a subprocess.Popen or a pid, not {type(child).__name__}")
+    if child.returncode is not None and not reaped_ok:
+        # Reaped: its pid may already name another process.
+        raise SafeExitException(
+            f"not owning pid {pid}: it has already exited and been reaped (returncode "
+            f"{child.returncode}), so there is nothing to stop when this process ends",
+            "not_running",
+        )
+    return pid
+
+
+def _kill_options(where, kill_signal, timeout_secs):
+    """The signal (or None) and the timeout in seconds, checked."""
+    if kill_signal is None:
+        signum = None
+    elif isinstance(kill_signal, int) and not isinstance(kill_signal, bool):
+        signum = int(kill_signal)
+    else:
+        raise TypeError(f"{where}: kill_signal must be an int or None, not {type(kill_signal).__name__}")
+    if timeout_secs is None:
+        return signum, _NO_DEADLINE
+    timeout = float(timeout_secs)
+    if not timeout >= 0:  # also rejects NaN
+        raise ValueError(f"{where}: timeout_secs must be >= 0 seconds, not {timeout_secs!r}")
+    return signum, min(timeout, _NO_DEADLINE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,6 +611,9 @@ def _run_exit_functions():
             return
         _state = _RUNNING
     try:
+        if _owning:
+            # Children first: they may still be writing to what the functions close.
+            _load_native().stop_owned()
         while True:
             with _lock:
                 if not _functions:
@@ -624,8 +701,9 @@ def _after_fork_in_child():
     """A child forked without exec starts with no functions, no ending in progress, and the
     signal handlers that were in place before ours, until it calls `register` or `config`
     itself (its parent's ending is none of its business)."""
-    global _lock, _state, _exit_signal, _installed_bits
+    global _lock, _state, _exit_signal, _installed_bits, _owning
     _lock = _thread.RLock()
+    _owning = False  # the parent's children are the parent's
     # Only the forking thread exists here; the masks other threads of the parent saved are
     # theirs.
     mine = _fork_masks.get(_thread.get_ident())

@@ -15,7 +15,9 @@ __all__ = [
     "SignalExit",
     "WinCtrlEvent",
     "config",
+    "disown",
     "exit_signal",
+    "own",
     "register",
     "safe_kill",
     "unregister",
@@ -31,6 +33,8 @@ class SignalExit(SystemExit):
     signal: int
     def __init__(self, signum: int) -> None: ...
 
+import subprocess
+
 def config(flag: ConfigFlag | int | None = ...) -> None: ...
 def register(func: _F, *args: Any, **kwargs: Any) -> _F: ...
 def unregister(func: Callable[..., Any]) -> None: ...
@@ -42,3 +46,10 @@ def safe_kill(
     force_kill: bool = True,
     silence: bool = True,
 ) -> KillOutcome | None: ...
+def own(
+    child: subprocess.Popen[Any] | int,
+    timeout_secs: float | None = 4,
+    kill_signal: int | None = None,
+    group: bool = False,
+) -> None: ...
+def disown(child: subprocess.Popen[Any] | int) -> bool: ...

@@ -555,6 +555,82 @@ def scenario_popen_ctrl_c():
     print("not reached: the child ended by itself")
 
 
+WORKER = """
+import signal, sys, time
+if sys.argv[1] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("worker ready", flush=True)
+time.sleep(60)
+"""
+
+
+def _start_workers(kinds):
+    import subprocess
+
+    workers = []
+    for kind in kinds:
+        p = subprocess.Popen([sys.executable, "-c", WORKER, kind], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline() == "worker ready\n"
+        workers.append(p)
+        print("worker", p.pid, flush=True)
+    return workers
+
+
+def scenario_own(mode):
+    """Owns a polite worker and a stubborn one (0.3 s each); the registered function prints
+    each worker's status from `Popen.wait()` (never reaped by safe_exit). `mode`: `signal`
+    (wait for one), `exit` (sys.exit(3) after a line on stdin), `disown` (the first worker is
+    disowned, then wait for a signal), `pid` (own by pid, not by Popen)."""
+    workers = _start_workers(["polite", "stubborn"])
+
+    @safe_exit.register
+    def report():
+        print("function ran")
+        for p in workers:
+            print("status", p.pid, p.wait())
+
+    for p in workers:
+        safe_exit.own(p.pid if mode == "pid" else p, timeout_secs=0.3)
+    if mode == "disown":
+        print("disowned", safe_exit.disown(workers[0]), safe_exit.disown(workers[0]))
+    ready()
+    if mode == "exit":
+        input()
+        sys.exit(3)
+    block("sleep")
+
+
+def scenario_own_bad():
+    """Everything `own` must refuse, each as `bad WHAT EXCEPTION KIND`; nothing signalled."""
+    import subprocess
+
+    def attempt(what, *args, **kwargs):
+        try:
+            safe_exit.own(*args, **kwargs)
+            print("bad", what, "accepted")
+        except safe_exit.SafeExitException as e:
+            print("bad", what, type(e).__name__, e.kind)
+        except (ValueError, TypeError) as e:
+            print("bad", what, type(e).__name__, "-")
+
+    attempt("zero", 0)
+    attempt("negative", -1)
+    attempt("huge", 2**70)
+    attempt("self", os.getpid())
+    attempt("bool", True)
+    attempt("str", "123")
+    attempt("timeout", 1, timeout_secs=-1)
+    attempt("signal", 1, kill_signal=0)
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, done.pid, os.WEXITED | os.WNOWAIT)
+    attempt("zombie", done.pid)
+    done.wait()
+    attempt("reaped", done)
+    print("disown unknown", safe_exit.disown(done))
+    ready()
+    input()
+
+
 PREFIX = "scenario_"
 SCENARIOS = {name[len(PREFIX) :]: f for name, f in dict(globals()).items() if name.startswith(PREFIX)}
 

@@ -7,6 +7,8 @@
 //! - `handled_signals`, `DEFAULT_CONFIG`, `ALL_CONFIG`: which signals a `ConfigFlag` value
 //!   selects on this platform, and the flag values, as the Rust core defines them.
 //! - `safe_kill`: `safe_exit::safe_kill_with`, with the GIL released while it waits.
+//! - `own`, `disown`, `stop_owned`: `safe_exit::own` without the core's handlers, and the
+//!   stop of the owned children that the package's exit functions make first.
 //! - `arm`, `set_exit_signal`: the end of the process after a signal. Python cannot end
 //!   itself *by* a signal once the interpreter has shut down, so a `Py_AtExit` function
 //!   (which CPython calls at the very end of `Py_FinalizeEx`, after every `atexit` function,
@@ -133,22 +135,10 @@ fn safe_kill(
     timeout: f64,
     force_kill: bool,
 ) -> PyResult<&'static str> {
-    // An int beyond 64 bits is no pid either; the core's message names the number as given.
-    let pid = match pid.extract::<i64>() {
-        Ok(pid) => Pid::try_from(pid).map_err(kill_error)?,
-        Err(_) => {
-            return Err(PyValueError::new_err(format!(
-            "refusing to signal pid {pid}: it is far outside the range of process ids; pass the \
-                 pid of the one process to end"
-        )))
-        }
-    };
-    let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
-        PyValueError::new_err(format!(
-            "safe_kill: timeout_secs must be a finite number of seconds >= 0, not {timeout}"
-        ))
-    })?;
-    let mut opts = KillOptions::new().timeout(timeout).force_kill(force_kill);
+    let pid = pid_of(pid)?;
+    let mut opts = KillOptions::new()
+        .timeout(timeout_of(timeout)?)
+        .force_kill(force_kill);
     if let Some(signal) = signal {
         opts = opts.signal(signal);
     }
@@ -156,6 +146,64 @@ fn safe_kill(
         Ok(outcome) => Ok(outcome.as_str()),
         Err(e) => Err(kill_error(e)),
     }
+}
+
+/// `safe_exit::own` for the Python package, which has its own signal handlers and exit
+/// functions: no handlers are installed; the package calls `stop_owned` at the start of its
+/// exit functions. Options as for `safe_kill`.
+///
+/// # Errors
+///
+/// As `safe_kill`: `ValueError` for a pid that must never be signalled, `KillFailed` for the
+/// rest (kind `not_running` for a child that has already exited).
+#[pyfunction]
+#[pyo3(signature = (pid, signal, timeout, group))]
+fn own(pid: &Bound<'_, PyAny>, signal: Option<i32>, timeout: f64, group: bool) -> PyResult<()> {
+    let pid = pid_of(pid)?;
+    let mut opts = KillOptions::new()
+        .timeout(timeout_of(timeout)?)
+        .group(group);
+    if let Some(signal) = signal {
+        opts = opts.signal(signal);
+    }
+    // Disowned by pid (`disown`), not through the handle.
+    safe_exit::__binding::own_without_handlers(u32::from(pid), &opts).map_err(kill_error)?;
+    Ok(())
+}
+
+/// Disowns every ownership of `pid` made in this process: true if there was one still to
+/// stop.
+#[pyfunction]
+fn disown(pid: i64) -> bool {
+    u32::try_from(pid).is_ok_and(safe_exit::__binding::disown)
+}
+
+/// Stops the owned children still running, all at once, with the GIL released (and says on
+/// stderr which had to be forced or could not be stopped).
+#[pyfunction]
+fn stop_owned(py: Python<'_>) {
+    py.detach(safe_exit::__binding::stop_owned);
+}
+
+/// A Python int as a pid (the core decides which are pids).
+fn pid_of(pid: &Bound<'_, PyAny>) -> PyResult<Pid> {
+    // An int beyond 64 bits is no pid either; the core's message names the number as given.
+    match pid.extract::<i64>() {
+        Ok(pid) => Pid::try_from(pid).map_err(kill_error),
+        Err(_) => Err(PyValueError::new_err(format!(
+            "refusing to signal pid {pid}: it is far outside the range of process ids; pass the \
+             pid of the one process to end"
+        ))),
+    }
+}
+
+/// A timeout in seconds as a `Duration`.
+fn timeout_of(timeout: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(timeout).map_err(|_| {
+        PyValueError::new_err(format!(
+            "timeout_secs must be a finite number of seconds >= 0, not {timeout}"
+        ))
+    })
 }
 
 /// A core error as the Python exception the package raises for it: a pid that must never be
@@ -194,6 +242,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(end_by_signal, m)?)?;
     m.add_function(wrap_pyfunction!(schedule_install, m)?)?;
     m.add_function(wrap_pyfunction!(safe_kill, m)?)?;
+    m.add_function(wrap_pyfunction!(own, m)?)?;
+    m.add_function(wrap_pyfunction!(disown, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_owned, m)?)?;
     m.add("KillFailed", m.py().get_type::<KillFailed>())?;
     m.add("DEFAULT_CONFIG", ConfigFlag::DEFAULT.bits())?;
     m.add("ALL_CONFIG", ConfigFlag::all().bits())?;

@@ -240,6 +240,8 @@ struct ReadmeDoctests;
 pub use command::CommandExt;
 pub use config::{ConfigFlag, CONFIG_CTRL_ALL, DEFAULT_CONFIG};
 pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions, KillOutcome};
+#[doc(hidden)]
+pub use own::binding as __binding;
 pub use own::own;
 pub use pid::Pid;
 pub use shutdown::{ShutdownPolicy, ShutdownSignal};

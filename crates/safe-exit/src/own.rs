@@ -77,3 +77,32 @@ pub fn own(pid: u32, opts: &KillOptions) -> Result<Handle, KillError> {
         pid: sys::imp::process_id(),
     })
 }
+
+/// For a language binding whose runtime handles the signals and runs its own exit functions
+/// (the Python package): not part of the Rust API.
+#[doc(hidden)]
+pub mod binding {
+    use super::*;
+
+    /// [`own`] without installing safe-exit's signal handlers (the binding's runtime has its
+    /// own); the binding calls [`stop_owned`] at the start of its exit functions.
+    pub fn own_without_handlers(pid: u32, opts: &KillOptions) -> Result<Handle, KillError> {
+        let child = Owned::open(Pid::try_from(pid)?, opts)?;
+        Ok(Handle {
+            id: ending::own(child),
+            pid: sys::imp::process_id(),
+        })
+    }
+
+    /// Disowns every child owned in this process with the pid `pid`: true if there was one
+    /// still to stop.
+    pub fn disown(pid: u32) -> bool {
+        ending::disown_pid(pid)
+    }
+
+    /// Stops the owned children now, as the ending does before the hooks (and says on stderr
+    /// which had to be forced or could not be stopped).
+    pub fn stop_owned() {
+        ending::stop_owned_now();
+    }
+}

@@ -148,6 +148,16 @@ impl State {
         Some(self.owned.remove(at).1)
     }
 
+    /// Takes the owned children with the pid `pid` out; as with [`State::disown`].
+    pub(crate) fn disown_pid(&mut self, pid: u32) -> Vec<Owned> {
+        let (mine, rest) = self
+            .owned
+            .drain(..)
+            .partition(|(_, o)| u32::from(o.pid()) == pid);
+        self.owned = rest;
+        mine.into_iter().map(|(_, o)| o).collect()
+    }
+
     /// Takes every owned child out, to be stopped.
     pub(crate) fn take_owned(&mut self) -> Vec<Owned> {
         self.owned.drain(..).map(|(_, o)| o).collect()

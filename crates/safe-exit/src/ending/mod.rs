@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 mod runner;
 
-use runner::{current_name, run_elsewhere_and_wait, run_hooks, wait_done, watch_hook_deadline};
+use runner::{
+    current_name, run_elsewhere_and_wait, run_hooks, stop_owned, wait_done, watch_hook_deadline,
+};
 
 use crate::kill::Owned;
 use crate::state::{self, Begin, Hook, Phase, Process};
@@ -64,6 +66,23 @@ pub(crate) fn install(flags: ConfigFlag, strict: bool) -> Result<(), Error> {
 /// Adds a hook; returns its id.
 pub(crate) fn register(hook: Hook) -> u64 {
     state::process().lock().push(hook)
+}
+
+/// Disowns every owned child with the pid `pid` (for a binding); true if there was one.
+pub(crate) fn disown_pid(pid: u32) -> bool {
+    let Some(p) = state::existing() else {
+        return false;
+    };
+    let disowned = p.lock().disown_pid(pid);
+    !disowned.is_empty()
+}
+
+/// Stops the owned children now (for a binding that runs its own exit functions).
+pub(crate) fn stop_owned_now() {
+    let owned = state::existing().map(|p| p.lock().take_owned());
+    if let Some(owned) = owned.filter(|o| !o.is_empty()) {
+        stop_owned(owned);
+    }
 }
 
 /// Adds an owned child; returns its id.

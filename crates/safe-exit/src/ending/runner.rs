@@ -156,9 +156,16 @@ pub(super) fn run_hooks(p: &'static Process) {
     loop {
         // Owned children first (also one owned by a hook that ran): they may still be
         // writing to what the hooks close.
-        let owned = p.lock().take_owned();
+        let owned = {
+            let mut st = p.lock();
+            let owned = st.take_owned();
+            if !owned.is_empty() {
+                st.current = Some(Cow::Borrowed("(stopping owned children)"));
+            }
+            owned
+        };
         if !owned.is_empty() {
-            stop_owned(p, owned);
+            stop_owned(owned);
         }
         // Pop under the lock, run without it: a hook may register, unregister or configure.
         let next = p.lock().pop();
@@ -235,8 +242,7 @@ pub(super) fn watch_hook_deadline(p: &'static Process) {
 
 /// Stops the owned children still running (see [`crate::own`]), all at once, before the next
 /// hook; says on stderr which had to be forced and which could not be stopped.
-fn stop_owned(p: &'static Process, owned: Vec<Owned>) {
-    p.lock().current = Some(Cow::Borrowed("(stopping owned children)"));
+pub(super) fn stop_owned(owned: Vec<Owned>) {
     for (pid, result) in crate::kill::stop_owned(owned) {
         match result {
             Ok(KillOutcome::Killed) => sys::report(&format!(

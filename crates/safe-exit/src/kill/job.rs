@@ -186,6 +186,11 @@ impl Owned {
         }
         Ok(Owned { job })
     }
+
+    /// The owned process.
+    pub(crate) fn pid(&self) -> Pid {
+        self.job.pid
+    }
 }
 
 /// Stops the owned processes still running, all at once (steps 3 to 5, each with its own

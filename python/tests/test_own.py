@@ -1,0 +1,82 @@
+"""Issue 13: ``safe_exit.own`` stops children before the registered functions, under one
+deadline, without reaping them; ``disown`` leaves one running; bad input is refused."""
+
+import os
+import signal
+import time
+
+import pytest
+
+def _workers(child):
+    child.wait_for("ready")
+    return [int(line.split()[1]) for line in child.stdout.splitlines() if line.startswith("worker ")]
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return ") Z " in f.read()
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("mode", ["signal", "pid"])
+def test_owned_children_are_stopped_before_the_functions_under_one_deadline(spawn, mode):
+    child = spawn("own", mode)
+    polite, stubborn = _workers(child)
+    sent = time.monotonic()
+    child.signal(signal.SIGTERM)
+    child.wait_for("function ran")
+    waited = time.monotonic() - sent
+    assert child.finish() == -signal.SIGTERM, child.report()
+    # Their real statuses, from the parent's own Popen.wait(): never reaped by safe_exit.
+    assert f"status {polite} -15" in child.stdout, child.report()
+    assert f"status {stubborn} -9" in child.stdout, child.report()
+    assert 0.3 <= waited < 5, waited
+    assert f"owned child {stubborn} did not end" in child.stderr, child.report()
+
+
+def test_sys_exit_stops_them_too(spawn):
+    child = spawn("own", "exit")
+    polite, stubborn = _workers(child)
+    child.send("go\n")
+    assert child.finish() == 3, child.report()
+    assert f"status {polite} -15" in child.stdout, child.report()
+    assert f"status {stubborn} -9" in child.stdout, child.report()
+
+
+def test_a_disowned_child_outlives_the_parent(spawn):
+    child = spawn("own", "disown")
+    polite, stubborn = _workers(child)
+    assert "disowned True False" in child.stdout, child.report()
+    child.signal(signal.SIGTERM)
+    child.wait_for("function ran")
+    # The function now waits for every worker (Popen.wait): the stubborn one was forced, the
+    # disowned one still runs (the parent has not reaped it, so its pid is still its own).
+    assert _gone(stubborn), child.report()
+    assert not _gone(polite), child.report()
+    os.kill(polite, signal.SIGKILL)
+    assert child.finish() == -signal.SIGTERM, child.report()
+    assert f"status {polite} -9" in child.stdout, child.report()
+
+
+def test_bad_input_is_refused_and_nothing_is_signalled(spawn):
+    child = spawn("own_bad")
+    child.wait_for("ready")
+    child.send("\n")
+    assert child.finish() == 0, child.report()
+    out = child.stdout
+    for line in [
+        "bad zero ValueError",
+        "bad negative ValueError",
+        "bad huge ValueError",
+        "bad self ValueError",
+        "bad bool TypeError",
+        "bad str TypeError",
+        "bad timeout ValueError",
+        "bad signal SafeExitException invalid_signal",
+        "bad zombie SafeExitException not_running",
+        "bad reaped SafeExitException not_running",
+        "disown unknown False",
+    ]:
+        assert line in out, child.report()
