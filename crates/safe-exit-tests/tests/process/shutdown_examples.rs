@@ -136,3 +136,62 @@ fn the_blocking_worker_pool_finishes_the_jobs_in_hand_then_ends_by_sigterm() {
     assert_eq!(out.count("exit hook: results flushed"), 1, "{out}");
     out.assert_signalled(libc::SIGTERM);
 }
+
+/// The owned process pool (issue 13): on SIGTERM every worker gets SIGTERM at once; the two
+/// that can finish the job in hand and exit, the stuck one is forced at the shared deadline,
+/// and only then does the parent's own hook run, seeing each worker's real status.
+#[test]
+fn the_owned_process_pool_stops_its_workers_before_the_parents_hook() {
+    for by_signal in [true, false] {
+        let mut child = Child::from_command(command(&example("process_pool")));
+        child.expect_line("parent: 3 workers started and owned");
+        child.expect_line("worker 3: job 2 is stuck");
+        if by_signal {
+            child.signal(libc::SIGTERM);
+        }
+        let out = child.finish();
+        if by_signal {
+            out.assert_signalled(libc::SIGTERM);
+        } else {
+            out.assert_code(0);
+        }
+        for n in [1, 2] {
+            let exiting = out.position(&format!(
+                "worker {n}: asked to stop; finished the job in hand, exiting"
+            ));
+            assert!(
+                exiting
+                    < out.position(
+                        "parent hook: every worker is gone; closing the job queue (runs last)"
+                    ),
+                "{out}"
+            );
+        }
+        assert_eq!(
+            out.starting_with("parent hook: worker ")
+                .iter()
+                .filter(|l| l.ends_with("(ended by SIGTERM, after finishing its job)"))
+                .count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(
+            out.starting_with("parent hook: worker ")
+                .iter()
+                .filter(|l| l.ends_with("(forced with SIGKILL at the deadline)"))
+                .count(),
+            1,
+            "{out}"
+        );
+        assert_eq!(
+            out.stdout.last().map(String::as_str),
+            Some("parent hook: every worker is gone; closing the job queue (runs last)"),
+            "{out}"
+        );
+        assert!(
+            out.stderr
+                .contains("did not end within its deadline; killed"),
+            "{out}"
+        );
+    }
+}
