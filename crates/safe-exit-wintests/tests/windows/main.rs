@@ -11,6 +11,7 @@
 
 mod cli;
 mod console_flags;
+mod die_with_parent;
 mod hooks_close;
 mod hooks_ctrl_break;
 mod hooks_ctrl_c;
