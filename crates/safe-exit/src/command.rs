@@ -12,7 +12,135 @@ pub trait CommandExt: sealed::Sealed {
     /// Makes the child die with this process, whatever way this process ends: also when it
     /// is killed with SIGKILL, aborts or crashes, when no hook can run.
     ///
-    /// (Documented in full by the platform implementation.)
+    /// ```no_run
+    /// use std::process::Command;
+    /// use safe_exit::CommandExt;
+    ///
+    /// let worker = Command::new("my-worker").arg("--jobs=4").die_with_parent().spawn()?;
+    /// // If this process is killed with SIGKILL now, `my-worker` is killed too.
+    /// # let _ = worker;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # What it guarantees (Linux 5.3 or later, Android)
+    ///
+    /// When this process ends, in any way at all (`main` returning, [`std::process::exit`], a
+    /// signal, SIGKILL, [`std::process::abort`], a crash, the OOM killer), the child, if it is
+    /// still running, gets SIGKILL within milliseconds. Nothing of this process has to run for
+    /// that: the kill comes from another process (below).
+    ///
+    /// - It is this **process** that counts, not the thread that spawned the child: a child
+    ///   spawned from a thread that then ends lives on as long as the process does.
+    /// - Only the **child** is killed, not the processes it started itself (they are
+    ///   orphaned). To stop a whole tree, start the child in a process group of its own
+    ///   ([`process_group(0)`][process_group]) and
+    ///   [`own`](crate::own) it with [`KillOptions::group`](crate::KillOptions::group): on
+    ///   every ending that runs hooks the group is stopped politely first; or have the child
+    ///   start its own children with `die_with_parent` too.
+    /// - SIGKILL gives the child no chance to clean up. Combine it with [`own`](crate::own),
+    ///   which stops the child politely (its signal, a deadline, SIGKILL) on every ending that
+    ///   runs hooks; `die_with_parent` then covers only the endings that run nothing.
+    /// - The child is never reaped by safe-exit: [`Child::wait`](std::process::Child::wait)
+    ///   still reports its status (signal 9 when it was killed this way).
+    ///
+    /// # How it works
+    ///
+    /// **Linux and Android.** One helper process per process tree, named `safe-exit-guard`
+    /// (the guardian), does the killing. The first call to `die_with_parent` starts it (and a
+    /// later call starts a new one if it is gone); it is forked twice, so it is not this
+    /// process's child and a `waitpid(-1)` of the program never reaps it. It starts a session
+    /// of its own, ignores the termination signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
+    /// SIGUSR1, SIGUSR2, SIGALRM) and the keyboard stops, so a Ctrl-C in a terminal does not
+    /// stop it; holds no file descriptor of this process's (its stdin, stdout and stderr are
+    /// `/dev/null`: whoever reads this process's pipes sees their end when this process
+    /// ends), runs in `/`, and raises its descriptor limit to the hard limit.
+    ///
+    /// This call adds a step that runs in the child between `fork` and `exec`
+    /// ([`pre_exec`][pre_exec]): the child opens a
+    /// pidfd of itself and sends it, with a pidfd of this process, to the guardian over a
+    /// socket, in one `sendmsg`. The guardian polls every pidfd it holds: when a child exits
+    /// it forgets it; when this process has exited (all of its threads), it sends SIGKILL to
+    /// each of its children still running, through the child's pidfd, so never to a process
+    /// that got a recycled pid. Once no process holds the other end of its socket any more
+    /// and no child is left to watch, it exits by itself.
+    ///
+    /// It costs one extra process per process tree (well under a megabyte of its own), one
+    /// `sendmsg` per spawn, and two descriptors in the guardian per running child.
+    ///
+    /// A process forked without exec shares the guardian, and the children it spawns after
+    /// calling `die_with_parent` itself die with *it*, not with the process it was forked
+    /// from.
+    ///
+    /// **Why not `PR_SET_PDEATHSIG`**, the usual answer: Linux sends the parent-death signal
+    /// when the *thread* that forked the child ends, not the process, and std's `Command`
+    /// cannot choose which thread forks: a child spawned from a short-lived thread (a thread
+    /// pool's, an async runtime's blocking pool) would be killed long before its parent
+    /// ends. The kernel also clears it when the child executes a set-user-ID or set-group-ID
+    /// program.
+    ///
+    /// **macOS, iOS, the BSDs and other unix systems**: not supported: safe-exit has no
+    /// means there to kill a child when this process dies without running its hooks. The
+    /// spawn fails with [`ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported) (never a
+    /// child that silently is not guarded), and the reason is reported once on stderr. For
+    /// the endings that run hooks, use [`own`](crate::own).
+    ///
+    /// **Windows**: at the first call this process puts itself into a job object that
+    /// terminates every process in it when its last handle closes (the handle is this
+    /// process's, so Windows closes it when this process ends in any way). A process is
+    /// created in its parent's jobs, so from then on **every** child this process starts,
+    /// configured with `die_with_parent` or not, and every process those start, is
+    /// terminated with this process; a child started with the creation flag
+    /// `CREATE_BREAKAWAY_FROM_JOB` is exempt, and children started before the first call are
+    /// not affected. If the job cannot be set up, that is reported once on stderr and the
+    /// command is left as it is (std's Windows `Command` offers no way to make `spawn` fail
+    /// with a true reason).
+    ///
+    /// # Errors
+    ///
+    /// This is a builder method: it returns nothing, and what goes wrong makes
+    /// [`spawn`](Command::spawn) (and `output`, `status`) fail instead; a child is never
+    /// started unguarded in silence. std passes only the OS error number from the child to
+    /// `spawn`, so that is what the error carries:
+    ///
+    /// - [`ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported) (`ENOSYS`): the
+    ///   platform has no means (macOS, the BSDs), or the kernel has no pidfds (Linux before
+    ///   5.3, or a seccomp filter that refuses them). Reported on stderr once per process.
+    /// - The guardian could not be started: the error of the call that failed
+    ///   (`socketpair` or `fork`: out of descriptors or processes), or `ETIMEDOUT` if it did
+    ///   not report ready within 10 s. The next `die_with_parent` tries again.
+    /// - [`ErrorKind::BrokenPipe`](std::io::ErrorKind::BrokenPipe) (`EPIPE`): the guardian
+    ///   was killed after this command was configured. Calling `die_with_parent` again (on
+    ///   any command) starts a new guardian, which this command then uses too.
+    /// - `ESRCH`: the child's parent is not the process that configured the command: a
+    ///   process forked without exec spawned a command configured before the fork, without
+    ///   calling `die_with_parent` itself (call it in the process that spawns); or this
+    ///   process was dying while it spawned.
+    /// - [`ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput) (`EINVAL`): std's
+    ///   [`exec`][exec], which replaces this process
+    ///   without a fork: there is no parent to die with.
+    /// - The child could not open its pidfd or send it (`EMFILE`, ...).
+    ///
+    /// # Limitations
+    ///
+    /// - **The guardian can be killed too** (SIGKILL, the OOM killer): the children it
+    ///   watched at that moment are no longer guarded. The next `die_with_parent` starts a
+    ///   new guardian for the children spawned from then on.
+    /// - A child that the guardian cannot take on (it is out of descriptors or memory) is
+    ///   killed at once rather than left unguarded.
+    /// - The guardian is forked from this process without exec, so it shares this process's
+    ///   memory as it was at that moment, copy-on-write: memory this process changes or frees
+    ///   later stays with the guardian (it never touches it). In a process that grows large,
+    ///   call `die_with_parent` early, while it is small.
+    /// - A child whose user is changed ([`uid`][uid])
+    ///   cannot be killed by the guardian (it runs as this process's user) unless this
+    ///   process runs as root. A set-user-ID program is fine (its real user stays ours).
+    /// - When this process is PID 1 (in a container) or a subreaper, the guardian, once
+    ///   orphaned, becomes this process's child: a `waitpid(-1)` there sees it when it exits.
+    ///
+    /// [process_group]: https://doc.rust-lang.org/std/os/unix/process/trait.CommandExt.html#tymethod.process_group
+    /// [pre_exec]: https://doc.rust-lang.org/std/os/unix/process/trait.CommandExt.html#tymethod.pre_exec
+    /// [exec]: https://doc.rust-lang.org/std/os/unix/process/trait.CommandExt.html#tymethod.exec
+    /// [uid]: https://doc.rust-lang.org/std/os/unix/process/trait.CommandExt.html#tymethod.uid
     fn die_with_parent(&mut self) -> &mut Self;
 }
 

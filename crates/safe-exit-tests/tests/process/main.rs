@@ -10,6 +10,7 @@
 
 mod common;
 
+mod die_with_parent;
 mod edges_ending;
 mod edges_exit;
 mod edges_fork;

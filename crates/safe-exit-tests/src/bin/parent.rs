@@ -1,0 +1,249 @@
+//! A parent whose children are started with `CommandExt::die_with_parent`, for
+//! `tests/process/die_with_parent.rs`.
+//!
+//! `parent [--deny-pidfd]` reads commands from stdin, one a line, and answers each with its
+//! lines and then `ready`. When stdin closes (or on `exit`) it returns from `main`: a normal
+//! exit. `--deny-pidfd` first makes `pidfd_open` fail with `ENOSYS` (a seccomp filter), as on
+//! a kernel before 5.3.
+//!
+//! Every child is `sleep 1000` (or `true`) with stdin, stdout and stderr on `/dev/null`, so
+//! that no child holds this process's pipes. A child started is reported as `child PID`; a
+//! spawn that fails as `error KIND ERRNO` (the `io::ErrorKind` and the OS error number).
+//!
+//! - `spawn N`: starts N children from this thread.
+//! - `spawn-group N`: the same, each child in a process group of its own.
+//! - `threads T N`: T threads start N children each, all at once; the threads are joined
+//!   before the children are reported.
+//! - `thread-spawn`: a thread starts one child and exits; it is joined before the child is
+//!   reported.
+//! - `configure`: configures a command (`die_with_parent`) and keeps it, not spawned;
+//!   `spawn-configured` spawns it (again).
+//! - `spawn-true N`: starts N children that exit at once (`true`) and waits for each.
+//! - `exec-in-place`: `exec` (std's, without a fork) of a command configured with
+//!   `die_with_parent`: it must fail; prints its error.
+//! - `fork`: forks without exec; the forked process starts one child with `die_with_parent`,
+//!   reports `forked PID` and `forked-child PID` (or `error ...`), puts its stdin, stdout and
+//!   stderr on `/dev/null` and waits for signals. This process waits until it has reported.
+//! - `hold`: forks without exec a process that only holds what it inherited (so the
+//!   guardian's socket stays open), with its stdin, stdout and stderr on `/dev/null`, and
+//!   reports `holder PID`.
+//! - `exit`: returns from `main`.
+//!
+//! Linux only; elsewhere it only says so.
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("this test program needs Linux");
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    linux::main();
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io;
+    use std::os::unix::process::CommandExt as _;
+    use std::process::{Command, Stdio};
+
+    use safe_exit::CommandExt as _;
+    use safe_exit_tests::child::{block_on_stdin, pause_forever, say};
+
+    pub(super) fn main() {
+        if std::env::args().nth(1).as_deref() == Some("--deny-pidfd") {
+            deny_pidfd();
+        }
+        let mut configured: Option<Command> = None;
+        while let Some(line) = block_on_stdin() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let number = |i: usize| -> usize {
+                words
+                    .get(i)
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or_else(|| panic!("bad command {line:?}"))
+            };
+            match words.first().copied() {
+                Some("spawn") => (0..number(1)).for_each(|_| report(spawn_sleep(false))),
+                Some("spawn-group") => (0..number(1)).for_each(|_| report(spawn_sleep(true))),
+                Some("threads") => threads(number(1), number(2)),
+                Some("thread-spawn") => {
+                    let result = std::thread::spawn(|| spawn_sleep(false))
+                        .join()
+                        .expect("the thread panicked");
+                    report(result);
+                }
+                Some("configure") => {
+                    let mut cmd = sleep_command(false);
+                    cmd.die_with_parent();
+                    configured = Some(cmd);
+                }
+                Some("spawn-configured") => {
+                    let cmd = configured.as_mut().expect("configure first");
+                    report(cmd.spawn().map(|c| c.id()));
+                }
+                Some("spawn-true") => spawn_true(number(1)),
+                Some("exec-in-place") => {
+                    let mut cmd = Command::new("true");
+                    cmd.die_with_parent();
+                    report(Err(cmd.exec()));
+                }
+                Some("fork") => fork_and_spawn(),
+                Some("hold") => hold(),
+                Some("exit") => return,
+                _ => panic!("unknown command {line:?}"),
+            }
+            say("ready");
+        }
+    }
+
+    /// `sleep 1000` with its stdio on `/dev/null`, in a process group of its own if `group`.
+    fn sleep_command(group: bool) -> Command {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("1000")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if group {
+            cmd.process_group(0);
+        }
+        cmd
+    }
+
+    /// Starts `sleep 1000` with `die_with_parent`; its pid. The child is never waited for:
+    /// it is killed with this process.
+    fn spawn_sleep(group: bool) -> io::Result<u32> {
+        sleep_command(group)
+            .die_with_parent()
+            .spawn()
+            .map(|child| child.id())
+    }
+
+    /// Prints `child PID` or `error KIND ERRNO`.
+    fn report(result: io::Result<u32>) {
+        match result {
+            Ok(pid) => say(&format!("child {pid}")),
+            Err(e) => say(&format!(
+                "error {:?} {}",
+                e.kind(),
+                e.raw_os_error().unwrap_or(-1)
+            )),
+        }
+    }
+
+    /// `threads` threads start `each` children at once; then each is reported.
+    fn threads(threads: usize, each: usize) {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    (0..each).map(|_| spawn_sleep(false)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            for result in handle.join().expect("a thread panicked") {
+                report(result);
+            }
+        }
+    }
+
+    /// Starts `n` children that exit at once, one after the other, and waits for each.
+    fn spawn_true(n: usize) {
+        for _ in 0..n {
+            let status = Command::new("true")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .die_with_parent()
+                .status()
+                .expect("spawn true");
+            assert!(status.success(), "{status:?}");
+        }
+    }
+
+    /// Forks without exec (this process has one thread here); the forked process starts a
+    /// child with `die_with_parent`, reports it and waits. Returns once it has reported.
+    fn fork_and_spawn() {
+        let mut pipe = [0; 2];
+        // SAFETY: pipe writes two descriptors into `pipe`.
+        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+        // SAFETY: this process has a single thread (the command threads are joined), so the
+        // forked process may do anything.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: getpid has no preconditions.
+            say(&format!("forked {}", unsafe { libc::getpid() }));
+            match spawn_sleep(false) {
+                Ok(child) => say(&format!("forked-child {child}")),
+                Err(e) => say(&format!(
+                    "error {:?} {}",
+                    e.kind(),
+                    e.raw_os_error().unwrap_or(-1)
+                )),
+            }
+            detach_stdio();
+            // SAFETY: writing one byte from a static to our end of the pipe, then closing it.
+            unsafe {
+                libc::write(pipe[1], b"x".as_ptr().cast(), 1);
+                libc::close(pipe[1]);
+            }
+            pause_forever();
+        }
+        // SAFETY: closing our copy of the write end; reading one byte into a local.
+        unsafe {
+            libc::close(pipe[1]);
+            let mut byte = 0u8;
+            libc::read(pipe[0], (&mut byte as *mut u8).cast(), 1);
+            libc::close(pipe[0]);
+        }
+    }
+
+    /// Forks without exec a process that holds what it inherited and waits; reports it.
+    fn hold() {
+        // SAFETY: single thread here, as in `fork_and_spawn`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            detach_stdio();
+            pause_forever();
+        }
+        say(&format!("holder {pid}"));
+    }
+
+    /// Puts stdin, stdout and stderr on `/dev/null`, so that this process no longer holds the
+    /// test's pipes.
+    fn detach_stdio() {
+        // SAFETY: open of a NUL-terminated path, dup2 onto the standard descriptors.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            assert!(null > 2, "open /dev/null");
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            libc::close(null);
+        }
+    }
+
+    /// Makes `pidfd_open` fail with `ENOSYS` from now on.
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ))]
+    fn deny_pidfd() {
+        safe_exit_tests::child::deny_syscalls(&[(libc::SYS_pidfd_open, libc::ENOSYS)]);
+    }
+
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    )))]
+    fn deny_pidfd() {
+        panic!("--deny-pidfd: no seccomp filter for this architecture");
+    }
+}
