@@ -79,6 +79,7 @@ __all__ = [
     "SignalExit",
     "WinCtrlEvent",
     "config",
+    "die_with_parent",
     "disown",
     "exit_signal",
     "own",
@@ -301,12 +302,40 @@ def disown(child):
     return _load_native().disown(pid)
 
 
+def die_with_parent():
+    """Make children die with this process, also when it is killed: returns the
+    ``preexec_fn`` for ``subprocess.Popen``.
+
+    ``subprocess.Popen(cmd, preexec_fn=safe_exit.die_with_parent())``: when this process ends
+    in any way at all (also SIGKILL, ``os._exit``, a crash), the child gets SIGKILL within
+    milliseconds. On Linux (5.3+) a helper process, ``safe-exit-guard``, started by the first
+    call, holds a pidfd of each such child and of this process; it is this *process* that
+    counts, not the thread that started the child. Only the child is killed, not its own
+    children. Combine it with ``own``, which stops children politely on every ending that
+    runs the registered functions.
+
+    On Windows this process enters a kill-on-close job object at the first call, so every
+    child it starts from then on dies with it, and the call returns ``None`` (which
+    ``preexec_fn`` accepts: there is nothing to run in the child). Raises ``OSError`` where
+    it cannot be had: macOS and the BSDs (no means), Linux without pidfds, a helper that
+    cannot be started. A failure in the child (rare: the helper was killed meanwhile) makes
+    ``Popen`` raise ``SubprocessError("Exception occurred in preexec_fn.")``.
+
+    ``preexec_fn`` is Python's documented way to run code between fork and exec; this one is
+    a native function that only makes system calls.
+    """
+    native = _load_native()
+    native.prepare_die_with_parent()
+    return getattr(native, "die_with_parent_in_child", None)
+
+
 def _child_pid(where, child, reaped_ok=False):
     if isinstance(child, int) and not isinstance(child, bool):
         return int(child)
     pid = getattr(child, "pid", None)
     if not isinstance(pid, int) or isinstance(pid, bool) or not hasattr(child, "returncode"):
-        raise TypeError(f"safe_exit.{where}: expected a subprocess.Popen or a pid, not {type(child).__name__}")
+        kind = type(child).__name__
+        raise TypeError(f"safe_exit.{where}: expected a subprocess.Popen or a pid, not {kind}")
     if child.returncode is not None and not reaped_ok:
         # Reaped: its pid may already name another process.
         raise SafeExitException(

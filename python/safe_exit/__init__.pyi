@@ -1,3 +1,4 @@
+import subprocess
 from typing import Any, Callable, TypeVar
 
 from ._types import CONFIG_CTRL_ALL as CONFIG_CTRL_ALL
@@ -15,6 +16,7 @@ __all__ = [
     "SignalExit",
     "WinCtrlEvent",
     "config",
+    "die_with_parent",
     "disown",
     "exit_signal",
     "own",
@@ -32,8 +34,6 @@ class SafeExitException(Exception):
 class SignalExit(SystemExit):
     signal: int
     def __init__(self, signum: int) -> None: ...
-
-import subprocess
 
 def config(flag: ConfigFlag | int | None = ...) -> None: ...
 def register(func: _F, *args: Any, **kwargs: Any) -> _F: ...
@@ -53,3 +53,4 @@ def own(
     group: bool = False,
 ) -> None: ...
 def disown(child: subprocess.Popen[Any] | int) -> bool: ...
+def die_with_parent() -> Callable[[], None] | None: ...

@@ -7,11 +7,13 @@ __all__ = [
     "DEFAULT_CONFIG",
     "KillFailed",
     "arm",
+    "die_with_parent_in_child",
     "disown",
     "end_by_signal",
     "exit_signal",
     "handled_signals",
     "own",
+    "prepare_die_with_parent",
     "safe_kill",
     "schedule_install",
     "set_exit_signal",
@@ -33,3 +35,5 @@ def safe_kill(pid: int, signal: int | None, timeout: float, force_kill: bool) ->
 def own(pid: int, signal: int | None, timeout: float, group: bool) -> None: ...
 def disown(pid: int) -> bool: ...
 def stop_owned() -> None: ...
+def prepare_die_with_parent() -> None: ...
+def die_with_parent_in_child() -> None: ...

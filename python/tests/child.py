@@ -600,6 +600,29 @@ def scenario_own(mode):
     block("sleep")
 
 
+def scenario_die_with_parent(where):
+    """Starts a worker with `preexec_fn=safe_exit.die_with_parent()` from the main thread
+    (`main`) or from a thread that then ends (`thread`), prints `worker PID`, then `ready`, and
+    waits to be killed."""
+    import subprocess
+
+    def start():
+        p = subprocess.Popen([sys.executable, "-c", WORKER, "polite"], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=safe_exit.die_with_parent())
+        assert p.stdout.readline() == "worker ready\n"
+        print("worker", p.pid, flush=True)
+
+    if where == "thread":
+        t = threading.Thread(target=start)
+        t.start()
+        t.join()
+        print("thread ended", flush=True)
+    else:
+        start()
+    ready()
+    block("sleep")
+
+
 def scenario_own_bad():
     """Everything `own` must refuse, each as `bad WHAT EXCEPTION KIND`; nothing signalled."""
     import subprocess

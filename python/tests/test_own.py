@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+
 def _workers(child):
     child.wait_for("ready")
     return [int(line.split()[1]) for line in child.stdout.splitlines() if line.startswith("worker ")]
@@ -80,3 +81,40 @@ def test_bad_input_is_refused_and_nothing_is_signalled(spawn):
         "disown unknown False",
     ]:
         assert line in out, child.report()
+
+
+def _wait_gone(pid, limit=5.0):
+    """Waits (bounded) until ``pid`` has exited: notified through a pidfd (Python 3.9+), else
+    by looking at /proc every 10 ms (Python 3.8)."""
+    if hasattr(os, "pidfd_open"):
+        import select
+
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return True
+        try:
+            return bool(select.select([fd], [], [], limit)[0])
+        finally:
+            os.close(fd)
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if _gone(pid):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("where", ["main", "thread"])
+def test_die_with_parent_kills_the_child_when_the_parent_is_killed(spawn, where):
+    child = spawn("die_with_parent", where)
+    (worker,) = _workers(child)
+    # Started from a thread that has ended: still running while the parent lives.
+    assert not _gone(worker), child.report()
+    if where == "thread":
+        assert "thread ended" in child.stdout
+        time.sleep(0.2)  # the window in which PR_SET_PDEATHSIG would have killed it
+        assert not _gone(worker), child.report()
+    child.signal(signal.SIGKILL)
+    assert child.finish() == -signal.SIGKILL
+    assert _wait_gone(worker), f"worker {worker} outlived its killed parent"

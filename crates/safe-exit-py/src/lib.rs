@@ -9,6 +9,8 @@
 //! - `safe_kill`: `safe_exit::safe_kill_with`, with the GIL released while it waits.
 //! - `own`, `disown`, `stop_owned`: `safe_exit::own` without the core's handlers, and the
 //!   stop of the owned children that the package's exit functions make first.
+//! - `prepare_die_with_parent`, `die_with_parent_in_child`: the two halves of
+//!   `CommandExt::die_with_parent`, for `subprocess`'s `preexec_fn`.
 //! - `arm`, `set_exit_signal`: the end of the process after a signal. Python cannot end
 //!   itself *by* a signal once the interpreter has shut down, so a `Py_AtExit` function
 //!   (which CPython calls at the very end of `Py_FinalizeEx`, after every `atexit` function,
@@ -185,6 +187,29 @@ fn stop_owned(py: Python<'_>) {
     py.detach(safe_exit::__binding::stop_owned);
 }
 
+/// The parent's half of `die_with_parent` (the guardian on Linux, the kill-on-close job on
+/// Windows).
+///
+/// # Errors
+///
+/// `OSError` where it cannot be had (unsupported platform, no pidfds, no guardian).
+#[pyfunction]
+fn prepare_die_with_parent() -> PyResult<()> {
+    Ok(safe_exit::__binding::prepare_die_with_parent()?)
+}
+
+/// The child's half of `die_with_parent`, as `subprocess`'s `preexec_fn` (between fork and
+/// exec; system calls only).
+///
+/// # Errors
+///
+/// `OSError` if the child cannot be registered (the spawn then fails).
+#[cfg(unix)]
+#[pyfunction]
+fn die_with_parent_in_child() -> PyResult<()> {
+    Ok(safe_exit::__binding::die_with_parent_in_child()?)
+}
+
 /// A Python int as a pid (the core decides which are pids).
 fn pid_of(pid: &Bound<'_, PyAny>) -> PyResult<Pid> {
     // An int beyond 64 bits is no pid either; the core's message names the number as given.
@@ -245,6 +270,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(own, m)?)?;
     m.add_function(wrap_pyfunction!(disown, m)?)?;
     m.add_function(wrap_pyfunction!(stop_owned, m)?)?;
+    m.add_function(wrap_pyfunction!(prepare_die_with_parent, m)?)?;
+    #[cfg(unix)]
+    m.add_function(wrap_pyfunction!(die_with_parent_in_child, m)?)?;
     m.add("KillFailed", m.py().get_type::<KillFailed>())?;
     m.add("DEFAULT_CONFIG", ConfigFlag::DEFAULT.bits())?;
     m.add("ALL_CONFIG", ConfigFlag::all().bits())?;

@@ -100,6 +100,20 @@ pub mod binding {
         ending::disown_pid(pid)
     }
 
+    /// The parent's half of [`CommandExt::die_with_parent`](crate::CommandExt::die_with_parent)
+    /// for a runtime that starts its processes itself (Python's `subprocess`): the error now
+    /// where it cannot be had. On Windows this is all there is.
+    pub fn prepare_die_with_parent() -> std::io::Result<()> {
+        sys::imp::prepare_for_spawn()
+    }
+
+    /// The child's half, between fork and exec, after [`prepare_die_with_parent`] in the
+    /// parent: async-signal-safe (system calls only).
+    #[cfg(unix)]
+    pub fn die_with_parent_in_child() -> std::io::Result<()> {
+        sys::imp::register_in_child()
+    }
+
     /// Stops the owned children now, as the ending does before the hooks (and says on stderr
     /// which had to be forced or could not be stopped).
     pub fn stop_owned() {

@@ -42,10 +42,10 @@ mod linux;
 mod serve;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use linux::die_with_parent;
+pub(crate) use linux::{die_with_parent, prepare_for_spawn, register_in_child};
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) use unsupported::die_with_parent;
+pub(crate) use unsupported::{die_with_parent, prepare_for_spawn, register_in_child};
 
 /// The systems without pidfds: the spawn fails with `ENOSYS` (`ErrorKind::Unsupported`), and
 /// the reason is reported on stderr, once per process.
@@ -58,6 +58,23 @@ mod unsupported {
 
     /// Set once the reason has been reported.
     static REPORTED: AtomicBool = AtomicBool::new(false);
+
+    /// No means here: the error, now.
+    pub(crate) fn prepare_for_spawn() -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "die_with_parent is not supported on {}: there is no means to kill a child \
+                 when this process dies without running its hooks",
+                std::env::consts::OS
+            ),
+        ))
+    }
+
+    /// Never reached (the parent's half fails first).
+    pub(crate) fn register_in_child() -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
 
     /// Makes the spawn of `cmd` fail with `ENOSYS`, and says why on stderr (once).
     pub(crate) fn die_with_parent(cmd: &mut Command) {

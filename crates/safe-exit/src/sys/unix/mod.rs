@@ -7,7 +7,7 @@ mod kill;
 mod signal;
 
 pub(crate) use exit::*;
-pub(crate) use guardian::die_with_parent;
+pub(crate) use guardian::{die_with_parent, prepare_for_spawn, register_in_child};
 pub(crate) use kill::*;
 pub(crate) use signal::*;
 

@@ -95,3 +95,11 @@ pub(crate) fn process_id() -> u32 {
 
 /// Processes cannot be started on this platform: there is nothing to arrange.
 pub(crate) fn die_with_parent(_cmd: &mut std::process::Command) {}
+
+/// No means here.
+pub(crate) fn prepare_for_spawn() -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "die_with_parent is not supported on this platform",
+    ))
+}

@@ -86,14 +86,16 @@ static JOB: OnceLock<Result<OwnedHandle, io::Error>> = OnceLock::new();
 /// die with this process (see the module docs). If that cannot be set up, says so on stderr,
 /// once per process, and leaves `cmd` as it was.
 pub(crate) fn die_with_parent(cmd: &mut Command) {
-    // The error was reported when it happened (see `job`).
-    let _ = try_die_with_parent(cmd);
+    // The error was reported when it happened (see `job`). `cmd` is not changed either way:
+    // what makes the child die with this process is the job this process is in.
+    let _ = cmd;
+    let _ = prepare_for_spawn();
 }
 
-/// Like [`die_with_parent`], returning the error (the same one on every call) if this process
-/// could not be put into the job. `cmd` is not changed either way: what makes the child die
-/// with this process is the job this process is in.
-pub(crate) fn try_die_with_parent(_cmd: &mut Command) -> io::Result<()> {
+/// What [`die_with_parent`] does, for a runtime that starts its processes itself (the Python
+/// package): returns the error (the same one on every call) if this process could not be put
+/// into the job.
+pub(crate) fn prepare_for_spawn() -> io::Result<()> {
     match job() {
         Ok(_) => Ok(()),
         Err(e) => Err(io::Error::new(

@@ -6,7 +6,7 @@ mod job;
 mod kill;
 mod signal;
 
-pub(crate) use job::die_with_parent;
+pub(crate) use job::{die_with_parent, prepare_for_spawn};
 pub(crate) use kill::*;
 pub(crate) use signal::*;
 

@@ -344,3 +344,26 @@ fn send_fds(socket: i32, fds: [i32; 2]) -> Result<(), i32> {
         }
     }
 }
+
+/// The parent's half of [`die_with_parent`], for a runtime that starts its processes itself
+/// (the Python package's `preexec_fn`): a guardian is running and this process has its pidfd;
+/// the error otherwise, now.
+pub(crate) fn prepare_for_spawn() -> io::Result<()> {
+    prepare().map_err(|errno| {
+        if errno == libc::ENOSYS {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "die_with_parent needs pidfds (Linux 5.3 or later), which this system does not \
+                 offer",
+            )
+        } else {
+            io::Error::from_raw_os_error(errno)
+        }
+    })
+}
+
+/// The child's half of [`die_with_parent`], between fork and exec (async-signal-safe), after
+/// [`prepare_for_spawn`] in the parent.
+pub(crate) fn register_in_child() -> io::Result<()> {
+    register_child()
+}
