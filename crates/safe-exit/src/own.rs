@@ -67,6 +67,9 @@ use crate::{ending, install_default_or_warn, sys, Handle, KillError, KillOptions
 ///   [`KillError::NotGroupLeader`] and [`KillError::OwnGroup`];
 /// - [`KillError::NotRunning`]: the process has already exited (or never existed): there is
 ///   nothing to own, and nothing was kept;
+/// - [`KillError::PermissionDenied`]: this process may not signal it (another user's
+///   process), so it could not be stopped later either (checked with signal 0 on unix; on
+///   Windows opening it needs the right to terminate it);
 /// - [`KillError::Unsupported`] where `safe_kill` is, and [`KillError::Io`] if the process
 ///   cannot be opened (for example, out of file descriptors).
 pub fn own(pid: u32, opts: &KillOptions) -> Result<Handle, KillError> {

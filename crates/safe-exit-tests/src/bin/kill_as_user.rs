@@ -1,5 +1,6 @@
 //! Drops root privileges (to the user `nobody`, 65534) and calls `safe_kill` on the pid given
-//! as the only argument, a process of another user. Prints `result: ok OUTCOME` or
+//! as the first argument, a process of another user (with a second argument `own`:
+//! `safe_exit::own` instead). Prints `result: ok OUTCOME` (`result: ok owned`) or
 //! `result: err VARIANT: MESSAGE`.
 //!
 //! Linux only (the tests use pidfds and `/proc`); elsewhere it only says so.
@@ -31,7 +32,12 @@ mod linux {
             assert_eq!(libc::setuid(65534), 0, "setuid");
         }
         say("ready");
-        match safe_kill(pid) {
+        let result = if std::env::args().nth(2).as_deref() == Some("own") {
+            safe_exit::own(pid, &safe_exit::KillOptions::new()).map(|_| "owned".to_owned())
+        } else {
+            safe_kill(pid).map(|outcome| outcome.to_string())
+        };
+        match result {
             Ok(outcome) => say(&format!("result: ok {outcome}")),
             Err(e) => {
                 let variant = format!("{e:?}");

@@ -169,7 +169,8 @@ fn a_child_owned_inside_a_hook_is_stopped_before_the_next_hook() {
     let (mut parent, _kids, _guard) = owner(&["--children", "1", "--own-in-hook"]);
     parent.signal(libc::SIGTERM);
     let late: i32 = parent.expect_value("late ");
-    let _late = KillOnDrop::new(&[late]);
+    // Pinned if still running (killed if the test fails); it may well be gone already.
+    let _late = Pinned::new(late).ok();
     let done = parent.finish();
     assert_eq!(status_of(&done.stdout, late), "signal 15", "{done}");
 }
@@ -204,5 +205,31 @@ fn bad_input_is_refused_and_nothing_is_signalled() {
     assert!(
         done.stdout.contains(&"zombie status 0".to_owned()),
         "{done}"
+    );
+}
+
+/// A process we may not signal is refused when it is owned (`PermissionDenied`), not found
+/// out when the parent ends; it is untouched.
+#[test]
+fn a_process_we_may_not_signal_cannot_be_owned() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        safe_exit_tests::cannot_run("needs root (to run the owner as the user nobody)");
+        return;
+    }
+    // Owned by root; reports (and survives) SIGTERM and SIGCONT if they arrive.
+    let mut target = Child::spawn(bin!("kill_target"), &["--report", "15", "--report", "18"]);
+    target.ready();
+    let mut owner = Child::spawn(bin!("kill_as_user"), &[&target.pid().to_string(), "own"]);
+    owner.ready();
+    let line = owner.expect_line("result:");
+    assert!(line.starts_with("result: err PermissionDenied: "), "{line}");
+    owner.finish().assert_code(0);
+    assert!(target.is_running());
+    target.signal(libc::SIGKILL);
+    let done = target.finish();
+    assert!(
+        done.starting_with("got").is_empty(),
+        "it was signalled: {done}"
     );
 }

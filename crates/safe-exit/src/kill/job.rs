@@ -184,6 +184,16 @@ impl Owned {
                 pid: u32::from(pid),
             });
         }
+        // A process we may not signal is refused now, not found out when this process ends.
+        if let (Some(probe), Some(handle)) = (sys::PERMISSION_PROBE, &job.handle) {
+            if let Err(e) = handle.send(probe, false) {
+                if e.kind() == io::ErrorKind::PermissionDenied {
+                    return Err(KillError::PermissionDenied {
+                        pid: u32::from(pid),
+                    });
+                }
+            }
+        }
         Ok(Owned { job })
     }
 

@@ -7,6 +7,10 @@ use std::time::Instant;
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// No probe here: a process that may not be ended fails to open (`OpenProcess` asks for the
+/// right to terminate it).
+pub(crate) const PERMISSION_PROBE: Option<i32> = None;
+
 pub(crate) const SIGINT: i32 = 2;
 pub(crate) const SIGTERM: i32 = 15;
 pub(crate) const SIGKILL: i32 = 9;

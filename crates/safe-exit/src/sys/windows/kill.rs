@@ -44,6 +44,10 @@ use super::console;
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// No probe here: a process that may not be ended fails to open (`OpenProcess` asks for the
+/// right to terminate it).
+pub(crate) const PERMISSION_PROBE: Option<i32> = None;
+
 /// Ctrl-C: `CTRL_C_EVENT` on the target's console.
 pub(crate) const SIGINT: i32 = 2;
 /// TerminateProcess.

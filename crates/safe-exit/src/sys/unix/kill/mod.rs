@@ -38,6 +38,10 @@ use std::time::{Duration, Instant};
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// The signal that only checks whether the caller may signal a process (0): `own` refuses a
+/// process it could not stop later.
+pub(crate) const PERMISSION_PROBE: Option<i32> = Some(0);
+
 pub(crate) const SIGTERM: i32 = libc::SIGTERM;
 pub(crate) const SIGKILL: i32 = libc::SIGKILL;
 pub(crate) const SIGCONT: i32 = libc::SIGCONT;
