@@ -22,3 +22,4 @@ mod kill_caller;
 mod kill_console;
 mod kill_force;
 mod kill_window;
+mod own;
