@@ -285,12 +285,16 @@ def own(child, timeout_secs=4, kill_signal=None, group=False):
     _ensure_installed()
     from . import _native
 
-    try:
-        _native.own(pid, signum, timeout, bool(group))
-    except _native.KillFailed as e:
-        message, kind = e.args
-        raise SafeExitException(message, kind) from e
-    _owning = True
+    with _lock:
+        try:
+            _native.own(pid, signum, timeout, bool(group))
+        except _native.KillFailed as e:
+            message, kind = e.args
+            raise SafeExitException(message, kind) from e
+        _owning = True
+        if _state == _DONE:
+            # The functions have run: this process is ending now.
+            _native.stop_owned()
 
 
 def disown(child):
@@ -640,12 +644,18 @@ def _run_exit_functions():
             return
         _state = _RUNNING
     try:
-        if _owning:
-            # Children first: they may still be writing to what the functions close.
-            _load_native().stop_owned()
         while True:
+            if _owning:
+                # Owned children first (also one owned by a function that ran): they may
+                # still be writing to what the functions close.
+                _load_native().stop_owned()
             with _lock:
                 if not _functions:
+                    if _owning:
+                        # The last look, under the lock `own` takes: a child owned from now
+                        # on finds the functions done and is stopped at once.
+                        _load_native().stop_owned()
+                    _state = _DONE
                     break
                 func, args, kwargs = _functions.pop()
             try:

@@ -623,6 +623,31 @@ def scenario_die_with_parent(where):
     block("sleep")
 
 
+def scenario_own_in_function():
+    """The function that runs first starts a worker and owns it; the one that runs next
+    prints its status (it must have been stopped in between); the one that runs last owns
+    another worker (stopped after it) and prints its pid."""
+    workers = []
+
+    @safe_exit.register
+    def last():
+        (late,) = _start_workers(["polite"])
+        safe_exit.own(late, timeout_secs=0.3)
+        print("last owned", late.pid, flush=True)
+
+    @safe_exit.register
+    def second():
+        print("status", workers[0].pid, workers[0].wait(), flush=True)
+
+    @safe_exit.register
+    def first():
+        workers.extend(_start_workers(["stubborn"]))
+        safe_exit.own(workers[0], timeout_secs=0.3)
+
+    ready()
+    input()
+
+
 def scenario_own_bad():
     """Everything `own` must refuse, each as `bad WHAT EXCEPTION KIND`; nothing signalled."""
     import subprocess

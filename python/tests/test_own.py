@@ -118,3 +118,18 @@ def test_die_with_parent_kills_the_child_when_the_parent_is_killed(spawn, where)
     child.signal(signal.SIGKILL)
     assert child.finish() == -signal.SIGKILL
     assert _wait_gone(worker), f"worker {worker} outlived its killed parent"
+
+
+def test_a_child_owned_in_a_function_is_stopped_before_the_next_and_after_the_last(spawn):
+    child = spawn("own_in_function")
+    child.wait_for("ready")
+    child.send("\n")
+    (first,) = [int(w) for w in [child.wait_for("worker ").split()[1]]]
+    line = child.wait_for("status ")
+    assert line == f"status {first} -9", child.report()
+    last = int(child.wait_for("last owned ").split()[2])
+    assert child.finish() == 0, child.report()
+    # Stopped after the last function, before the interpreter went on ending: gone, and by
+    # our SIGTERM (it is not our child, so the state is all we can see; a worker left running
+    # would still be sleeping).
+    assert _wait_gone(last), child.report()

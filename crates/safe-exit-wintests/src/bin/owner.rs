@@ -178,7 +178,9 @@ mod imp {
         let witness = start("witness", "windowed", &[], DETACHED_PROCESS);
         let pid = witness.child.id();
         refused("group", safe_exit::own(pid, &opts.clone().group(true)));
-        refused("signal", safe_exit::own(pid, &opts.signal(0)));
+        refused("signal", safe_exit::own(pid, &opts.clone().signal(0)));
+        // A signal number that Windows knows but cannot send to another process.
+        refused("unsendable", safe_exit::own(pid, &opts.signal(3)));
         vec![exited, witness]
     }
 
@@ -236,6 +238,13 @@ mod imp {
                 own_all(&kids[..1]);
                 let handle = own(&kids[1]);
                 say(&format!("unregister {}", handle.unregister()));
+                kids
+            }
+            "unaskable" => {
+                // Neither a window nor a console of its own: nothing but the force reaches
+                // it.
+                let kids = vec![start("unaskable", "stubborn", &[], DETACHED_PROCESS)];
+                own_all(&kids);
                 kids
             }
             "bad" => bad(),

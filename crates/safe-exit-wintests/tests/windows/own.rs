@@ -303,7 +303,11 @@ fn bad_requests_are_refused_and_nothing_is_owned() {
     let line = parent.expect_line("error ");
     assert!(line.starts_with("error not_running exited: "), "{line}");
     let witness = child_of(&mut parent, "witness");
-    for (what, kind) in [("group", "unsupported"), ("signal", "invalid_signal")] {
+    for (what, kind) in [
+        ("group", "unsupported"),
+        ("signal", "invalid_signal"),
+        ("unsendable", "invalid_signal"),
+    ] {
         let line = parent.expect_line("error ");
         assert!(
             line.starts_with(&format!("error {kind} {what}: ")),
@@ -323,5 +327,25 @@ fn bad_requests_are_refused_and_nothing_is_owned() {
     done.assert_once("hook exited exit 0x0");
     done.assert_once("hook witness running");
     assert!(!done.stderr.contains("owned child"), "{done}");
+    done.assert_code(7);
+}
+
+/// An owned child that the polite request cannot reach (no window, no console of its own) is
+/// forced at once, not left running: an owned child must not outlive its parent.
+#[test]
+fn an_owned_child_that_cannot_be_asked_is_forced() {
+    let mut parent = Child::spawn(bin!("owner"), &["unaskable", "return"], CREATE_NEW_CONSOLE);
+    let unaskable = child_of(&mut parent, "unaskable");
+    parent.ready();
+    let done = parent.finish();
+    unaskable.assert_ended_with(1, &done);
+    done.assert_once("hook unaskable exit 0x1");
+    assert!(
+        done.stderr.contains(&format!(
+            "owned child {} could not be asked to end",
+            unaskable.pid
+        )),
+        "{done}"
+    );
     done.assert_code(7);
 }

@@ -85,9 +85,18 @@ pub(crate) fn stop_owned_now() {
     }
 }
 
-/// Adds an owned child; returns its id.
+/// Adds an owned child; returns its id. Once the hooks have run (from a C `atexit` function
+/// that runs after ours, say), this process is ending now: the child is stopped at once.
 pub(crate) fn own(child: Owned) -> u64 {
-    state::process().lock().own(child)
+    let p = state::process();
+    let mut st = p.lock();
+    let id = st.own(child);
+    if st.phase == Phase::Done {
+        let late = st.disown(id);
+        drop(st);
+        stop_owned(late.into_iter().collect());
+    }
+    id
 }
 
 /// Removes a hook of this process; true if it was still registered.

@@ -154,22 +154,26 @@ pub(super) fn run_hooks(p: &'static Process) {
         }
     }
     loop {
-        // Owned children first (also one owned by a hook that ran): they may still be
-        // writing to what the hooks close.
-        let owned = {
-            let mut st = p.lock();
-            let owned = st.take_owned();
-            if !owned.is_empty() {
-                st.current = Some(Cow::Borrowed("(stopping owned children)"));
-            }
-            owned
-        };
+        let mut st = p.lock();
+        // Owned children first (also one owned by a hook that ran, or by another thread
+        // meanwhile): they may still be writing to what the hooks close.
+        let owned = st.take_owned();
         if !owned.is_empty() {
+            st.current = Some(Cow::Borrowed("(stopping owned children)"));
+            drop(st);
             stop_owned(owned);
+            continue;
         }
         // Pop under the lock, run without it: a hook may register, unregister or configure.
-        let next = p.lock().pop();
-        let Some(hook) = next else { break };
+        let Some(hook) = st.pop() else {
+            // Done under the same lock as the last look at the owned children: a child owned
+            // from now on finds the hooks done, and is stopped at once (`ending::own`).
+            if st.phase == Phase::Running {
+                st.finish();
+            }
+            break;
+        };
+        drop(st);
         mark_in_hook(true);
         let result = catch_unwind(AssertUnwindSafe(hook.run));
         mark_in_hook(false);
@@ -189,11 +193,6 @@ pub(super) fn run_hooks(p: &'static Process) {
             ));
         }
     }
-    let mut st = p.lock();
-    if st.phase == Phase::Running {
-        st.finish();
-    }
-    drop(st);
     p.changed.notify_all();
 }
 
@@ -243,7 +242,18 @@ pub(super) fn watch_hook_deadline(p: &'static Process) {
 /// Stops the owned children still running (see [`crate::own`]), all at once, before the next
 /// hook; says on stderr which had to be forced and which could not be stopped.
 pub(super) fn stop_owned(owned: Vec<Owned>) {
-    for (pid, result) in crate::kill::stop_owned(owned) {
+    for (pid, result, unasked) in crate::kill::stop_owned(owned) {
+        if let Some(why) = unasked {
+            let then = match &result {
+                Ok(_) => "killed".to_owned(),
+                Err(e) => format!("forcing it failed too: {}", with_causes(e)),
+            };
+            sys::report(&format!(
+                "safe-exit: owned child {pid} could not be asked to end ({}); {then}",
+                with_causes(&why)
+            ));
+            continue;
+        }
         match result {
             Ok(KillOutcome::Killed) => sys::report(&format!(
                 "safe-exit: owned child {pid} did not end within its deadline; killed"

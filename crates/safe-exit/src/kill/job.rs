@@ -71,11 +71,16 @@ struct Ask {
 
 impl Ask {
     fn of(opts: &KillOptions) -> Result<Ask, KillError> {
-        let signal = Signal::try_from(opts.signal).map_err(|_| KillError::InvalidSignal {
+        let refused = |reason: String| KillError::InvalidSignal {
             signal: opts.signal,
-            reason: Signal::refusal(opts.signal).unwrap_or_default(),
+            reason,
             term: sys::SIGTERM,
-        })?;
+        };
+        let signal = Signal::try_from(opts.signal)
+            .map_err(|_| refused(Signal::refusal(opts.signal).unwrap_or_default()))?;
+        if let Some(reason) = sys::cannot_send(opts.signal) {
+            return Err(refused(reason.to_owned()));
+        }
         Ok(Ask {
             signal,
             timeout: opts.timeout,
@@ -116,6 +121,15 @@ fn stop(jobs: &mut [Job]) {
             job.send(sys::SIGCONT);
         }
         job.deadline = start.checked_add(job.ask.timeout);
+        if job.force_unaskable && job.ask.force_kill {
+            if let Some(Err(KillError::CannotAsk { .. })) = job.result {
+                // Nothing can reach it but the force, and waiting for the deadline gains
+                // nothing: force it now.
+                job.unasked = job.result.take().and_then(Result::err);
+                job.send(sys::SIGKILL);
+                job.forced = Some(start.checked_add(KILL_WAIT));
+            }
+        }
     }
     loop {
         for job in jobs.iter_mut() {
@@ -203,13 +217,27 @@ impl Owned {
     }
 }
 
+/// What happened to one owned process: its pid, the outcome, and if the polite request could
+/// not reach it (Windows: no window, no console of its own), why: it was forced at once.
+pub(crate) type Stopped = (Pid, Result<KillOutcome, KillError>, Option<KillError>);
+
 /// Stops the owned processes still running, all at once (steps 3 to 5, each with its own
-/// options); one result per process, with its pid.
-pub(crate) fn stop_owned(owned: Vec<Owned>) -> Vec<(Pid, Result<KillOutcome, KillError>)> {
-    let mut jobs: Vec<Job> = owned.into_iter().map(|o| o.job.refreshed()).collect();
+/// options). Unlike `safe_kill`, one that the polite request cannot reach is forced (with
+/// `force_kill`) rather than left running: an owned child must not outlive this process.
+pub(crate) fn stop_owned(owned: Vec<Owned>) -> Vec<Stopped> {
+    let mut jobs: Vec<Job> = owned
+        .into_iter()
+        .map(|o| Job {
+            force_unaskable: true,
+            ..o.job.refreshed()
+        })
+        .collect();
     stop(&mut jobs);
     jobs.into_iter()
-        .map(|j| (j.pid, j.result.expect("every job ends with a result")))
+        .map(|j| {
+            let result = j.result.expect("every job ends with a result");
+            (j.pid, result, j.unasked)
+        })
         .collect()
 }
 
@@ -262,6 +290,10 @@ struct Job {
     deadline: Option<Instant>,
     /// SIGKILL was sent, and how long it may take (`None`: for ever).
     forced: Option<Option<Instant>>,
+    /// An owned target: if the polite request cannot reach it, force it.
+    force_unaskable: bool,
+    /// Why the polite request could not reach it, when it was forced for that.
+    unasked: Option<KillError>,
     result: Option<Result<KillOutcome, KillError>>,
 }
 
@@ -371,6 +403,8 @@ impl Job {
             ask,
             deadline: None,
             forced: None,
+            force_unaskable: false,
+            unasked: None,
             result: None,
         }
     }

@@ -7,6 +7,11 @@ use std::time::Instant;
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// Every signal that names one can be sent here.
+pub(crate) fn cannot_send(_sig: i32) -> Option<&'static str> {
+    None
+}
+
 /// No probe here: a process that may not be ended fails to open (`OpenProcess` asks for the
 /// right to terminate it).
 pub(crate) const PERMISSION_PROBE: Option<i32> = None;

@@ -44,6 +44,18 @@ use super::console;
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// Why a signal other than the four below cannot be sent.
+const CANNOT_SEND: &str = "Windows cannot send that signal to another process; it knows \
+                           SIGTERM (15: WM_CLOSE to its windows, else Ctrl-C), SIGINT (2: \
+                           Ctrl-C), SIGBREAK (21: Ctrl-Break) and SIGKILL (9: \
+                           TerminateProcess)";
+
+/// Why `sig` cannot be sent to another process here, if it cannot: checked with the options,
+/// before any process is opened.
+pub(crate) fn cannot_send(sig: i32) -> Option<&'static str> {
+    (![SIGINT, SIGKILL, SIGTERM, SIGBREAK].contains(&sig)).then_some(CANNOT_SEND)
+}
+
 /// No probe here: a process that may not be ended fails to open (`OpenProcess` asks for the
 /// right to terminate it).
 pub(crate) const PERMISSION_PROBE: Option<i32> = None;
@@ -169,12 +181,7 @@ impl Target {
             },
             SIGINT => console::send_ctrl_event(pid, CTRL_C_EVENT),
             SIGBREAK => console::send_ctrl_event(pid, CTRL_BREAK_EVENT),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "Windows cannot send that signal to another process; it knows SIGTERM (15: \
-                 WM_CLOSE to its windows, else Ctrl-C), SIGINT (2: Ctrl-C), SIGBREAK (21: \
-                 Ctrl-Break) and SIGKILL (9: TerminateProcess)",
-            )),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, CANNOT_SEND)),
         };
         match sent {
             // It may have exited while we asked (a console or a window that went away).

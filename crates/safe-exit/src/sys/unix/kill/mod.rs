@@ -38,6 +38,11 @@ use std::time::{Duration, Instant};
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// Every signal that names one can be sent here.
+pub(crate) fn cannot_send(_sig: i32) -> Option<&'static str> {
+    None
+}
+
 /// The signal that only checks whether the caller may signal a process (0): `own` refuses a
 /// process it could not stop later.
 pub(crate) const PERMISSION_PROBE: Option<i32> = Some(0);
