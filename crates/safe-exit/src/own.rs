@@ -13,7 +13,10 @@ use crate::{ending, install_default_or_warn, sys, Handle, KillError, KillOptions
 ///
 /// - **Now**, `pid` and `opts` are checked as `safe_kill` checks them, and the process is
 ///   opened, which pins it (Linux: a pidfd; macOS/BSD: a kqueue registration; Windows: a
-///   process handle): a pid recycled later is never signalled. Nothing is signalled. The
+///   process handle): a pid recycled later is never signalled. (Linux without pidfds knows
+///   the process by its pid and start time, to the clock tick of 10 ms; in group mode, a
+///   group whose leader has been reaped is known by identity from Linux 6.9, before that by
+///   the leader's pid and start time.) Nothing is signalled. The
 ///   [`ConfigFlag::DEFAULT`](crate::ConfigFlag::DEFAULT) handlers are installed if nothing
 ///   was configured yet, as [`register`](crate::register) does.
 /// - **When this process ends** by any path that runs hooks (a handled signal, `main`
@@ -37,11 +40,19 @@ use crate::{ending, install_default_or_warn, sys, Handle, KillError, KillOptions
 /// **[`Handle::unregister`] disowns**: that child is left alone and outlives this process.
 /// It returns `false` if the child was already stopped (the ending has begun).
 ///
+/// **Deadlines.** The ending waits for the owned children as long as their options say:
+/// with [`Duration::MAX`](std::time::Duration::MAX) (no deadline) and a child that never
+/// ends, this process never ends either, unless a
+/// [hook deadline](crate::ShutdownPolicy::hook_deadline) or a repeated signal
+/// ([`force_on_repeat`](crate::ShutdownPolicy::force_on_repeat)) ends it. Such a forced
+/// ending ends this process as it is: children still being stopped then are not forced.
+///
 /// **What it does not cover**: endings that run no hooks (this process killed with SIGKILL,
-/// an abort, a crash). For those, start the child with
+/// an abort, a crash) or that cut them short (above). For those, start the child with
 /// [`CommandExt::die_with_parent`](crate::CommandExt::die_with_parent) too: then it is
 /// stopped politely when hooks can run, and killed when they cannot. A process forked
-/// without exec does not inherit what its parent owns.
+/// without exec does not inherit what its parent owns; one that calls `exec` leaves it
+/// behind (the new program knows nothing of it).
 ///
 /// ```no_run
 /// use std::process::Command;

@@ -23,6 +23,12 @@
 //! `owner --bad` tries what must be refused, printing `bad WHAT KIND` for each, then
 //! `ready PID`, and exits 0 when stdin closes.
 //!
+//! `owner --recycle group|plain` (as PID 1 of a PID namespace, as root) owns a `sleep` (in
+//! group mode, leading its own group; `plain`: with `pidfd_open` refused, so safe-exit can
+//! only poll), kills and reaps it, and has its pid handed to a new `kill_target --report 15`
+//! (leading a group of its own too): `recycled PID`, then `ready`, and returns from `main`.
+//! The new process must not be signalled: it would print `got 15 ...`.
+//!
 //! Linux only (the tests use pidfds and `/proc`); elsewhere it only says so.
 
 #[cfg(not(target_os = "linux"))]
@@ -144,6 +150,10 @@ mod linux {
     }
 
     pub(super) fn main() {
+        let mut args = std::env::args().skip(1);
+        if args.next().as_deref() == Some("--recycle") {
+            return recycle(args.next().as_deref() == Some("group"));
+        }
         let a = parse();
         if a.bad {
             return bad();
@@ -259,5 +269,59 @@ mod linux {
         report("reaped", safe_exit::own(zombie.id(), &opts));
         say(&format!("ready {}", std::process::id()));
         block_on_stdin();
+    }
+
+    /// `--recycle`: see the module docs.
+    fn recycle(group: bool) {
+        if !group {
+            safe_exit_tests::child::deny_syscalls(&[(libc::SYS_pidfd_open, libc::ENOSYS)]);
+        }
+        let mut first = Command::new("sleep");
+        first.arg("1000");
+        if group {
+            first.process_group(0);
+        }
+        let mut first = first.spawn().expect("spawn sleep");
+        let pid = first.id();
+        safe_exit::own(
+            pid,
+            &KillOptions::new()
+                .timeout(Duration::from_millis(300))
+                .group(group),
+        )
+        .expect("own");
+        first.kill().expect("kill");
+        first.wait().expect("reap");
+        if !group {
+            // Without pidfds a process is known by its pid and its start time, which `/proc`
+            // gives in clock ticks (10 ms): the new process must start in a later tick. (A
+            // real recycle takes a whole wrap of the pid space.)
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        // The next pid handed out in this namespace is `pid` again.
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .expect("write ns_last_pid");
+        let me = std::env::current_exe().expect("current_exe");
+        let mut second = Command::new(me.with_file_name("kill_target"));
+        second.args(["--report", "15"]).process_group(0);
+        let mut second = second
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn kill_target");
+        assert_eq!(second.id(), pid, "the pid was not handed out again");
+        let mut out = BufReader::new(second.stdout.take().expect("piped"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read");
+        assert!(line.starts_with("ready"), "{line}");
+        // Its later lines (`got 15 ...` if it is signalled) go to our stdout.
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                say(&line.unwrap_or_default());
+            }
+        });
+        say(&format!("recycled {pid}"));
+        say("ready");
+        // Returning ends this process: the owned (and long gone) child is stopped first.
+        std::mem::forget(second);
     }
 }

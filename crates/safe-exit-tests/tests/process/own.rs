@@ -233,3 +233,31 @@ fn a_process_we_may_not_signal_cannot_be_owned() {
         "it was signalled: {done}"
     );
 }
+
+/// A pid recycled between `own` and the end is never signalled: in group mode (the leader's
+/// number now leads another group) and without pidfds (safe-exit can only poll by number).
+/// As PID 1 of a PID namespace, where the next pid can be chosen; needs root.
+#[test]
+fn a_recycled_pid_is_never_signalled_at_the_end() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        safe_exit_tests::cannot_run("needs root (to choose the next pid in a PID namespace)");
+        return;
+    }
+    for mode in ["group", "plain"] {
+        let Some(cmd) =
+            safe_exit_tests::command_in_pid_namespace(bin!("owner"), &["--recycle", mode])
+        else {
+            return;
+        };
+        let mut parent = Child::from_command(cmd);
+        let recycled: i32 = parent.expect_value("recycled ");
+        parent.ready();
+        let done = parent.finish();
+        done.assert_code(0);
+        assert!(
+            done.starting_with("got").is_empty(),
+            "{mode}: pid {recycled}, recycled, was signalled\n{done}"
+        );
+    }
+}

@@ -294,6 +294,9 @@ struct Job {
     force_unaskable: bool,
     /// Why the polite request could not reach it, when it was forced for that.
     unasked: Option<KillError>,
+    /// Group mode: when the leader started, where that can be known (its identity, with the
+    /// pid; see [`Job::refreshed`]).
+    leader_start: Option<u64>,
     result: Option<Result<KillOutcome, KillError>>,
 }
 
@@ -337,7 +340,10 @@ impl Job {
             }
             Job::check_group(pid)?;
             // A group whose leader has exited (a zombie) may still have members: go on.
-            return Ok(Job::new(pid, ask, Some(target), Some(Vec::new())));
+            return Ok(Job {
+                leader_start: sys::process_start(pid),
+                ..Job::new(pid, ask, Some(target), Some(Vec::new()))
+            });
         }
         match target.has_exited() {
             Ok(true) => Ok(Job::done(pid, ask, KillOutcome::Exited)),
@@ -405,6 +411,7 @@ impl Job {
             forced: None,
             force_unaskable: false,
             unasked: None,
+            leader_start: None,
             result: None,
         }
     }
@@ -419,8 +426,11 @@ impl Job {
 
     /// An owned target, opened long ago, about to be stopped. In group mode, a leader that has
     /// exited since leaves its group without anything that pins it: the group is looked at
-    /// again, as `safe_kill` would look at it now. A process, or a leader still running, stays
-    /// pinned by its handle.
+    /// again, as `safe_kill` would look at it now, unless its number now names another
+    /// process (then the group is gone). A process, or a leader still running, stays pinned
+    /// by its handle. (What remains: the leader's number handed out again, used as a group id
+    /// by that new process, which then exits while its group lives on; or the same on a
+    /// system without `/proc`, where the start time cannot be known.)
     fn refreshed(self) -> Job {
         if self.members.is_none() || self.result.is_some() {
             return self;
@@ -432,8 +442,25 @@ impl Job {
         if leader_running {
             return self;
         }
+        match self.handle.as_ref().and_then(sys::Target::group_alive) {
+            // Known by identity: its group still has members (signalled through the leader's
+            // handle, which reaches that group only), or it has none.
+            Some(true) => return self,
+            Some(false) => return Job::done(self.pid, self.ask, KillOutcome::Exited),
+            None => {}
+        }
         let (pid, ask) = (self.pid, self.ask);
+        // Otherwise by number. A live process with the leader's pid but another start time got the number after
+        // the leader was reaped. While any member of the leader's group lives, the kernel
+        // keeps that number (the group's id) from being handed out; so the group is gone,
+        // and the group with that id now is another one: nothing to signal.
+        let recycled = self
+            .leader_start
+            .is_some_and(|was| sys::process_start(pid).is_some_and(|now| now != was));
         drop(self);
+        if recycled {
+            return Job::done(pid, ask, KillOutcome::Exited);
+        }
         Job::open_group_without_leader(pid, ask).unwrap_or_else(|e| Job {
             result: Some(Err(e)),
             ..Job::new(pid, ask, None, None)
@@ -539,6 +566,12 @@ impl Job {
 
     /// Group mode: opens the group's members that are still alive. `true` if there are any.
     fn rescan(&mut self) -> io::Result<bool> {
+        // Where the group can be known by identity, an empty one is not looked up by number
+        // (which may name another group by now).
+        if self.handle.as_ref().and_then(sys::Target::group_alive) == Some(false) {
+            self.members = Some(Vec::new());
+            return Ok(false);
+        }
         let mut found = Vec::new();
         for pid in sys::group_members(self.pid)? {
             if pid == self.pid {

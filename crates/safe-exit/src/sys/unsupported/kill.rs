@@ -12,6 +12,12 @@ pub(crate) fn cannot_send(_sig: i32) -> Option<&'static str> {
     None
 }
 
+/// Not needed here: a process handle pins the process (its id is not reused while the
+/// handle is open).
+pub(crate) fn process_start(_pid: Pid) -> Option<u64> {
+    None
+}
+
 /// No probe here: a process that may not be ended fails to open (`OpenProcess` asks for the
 /// right to terminate it).
 pub(crate) const PERMISSION_PROBE: Option<i32> = None;
@@ -43,6 +49,11 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// Group mode does not exist here.
+    pub(crate) fn group_alive(&self) -> Option<bool> {
+        None
+    }
+
     pub(crate) fn open(_pid: Pid) -> io::Result<Option<Target>> {
         Err(unsupported())
     }

@@ -44,6 +44,12 @@ use super::console;
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// Not needed here: a process handle pins the process (its id is not reused while the
+/// handle is open).
+pub(crate) fn process_start(_pid: Pid) -> Option<u64> {
+    None
+}
+
 /// Why a signal other than the four below cannot be sent.
 const CANNOT_SEND: &str = "Windows cannot send that signal to another process; it knows \
                            SIGTERM (15: WM_CLOSE to its windows, else Ctrl-C), SIGINT (2: \
@@ -112,6 +118,11 @@ fn raw(h: &OwnedHandle) -> HANDLE {
 }
 
 impl Target {
+    /// Group mode does not exist here.
+    pub(crate) fn group_alive(&self) -> Option<bool> {
+        None
+    }
+
     /// `OpenProcess(PROCESS_TERMINATE | SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION)`:
     /// `Ok(None)` if no such process exists. A process that has exited but whose handle
     /// someone still holds opens fine (and [`Target::has_exited`] is then true). Without the

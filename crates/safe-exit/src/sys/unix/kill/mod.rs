@@ -38,6 +38,18 @@ use std::time::{Duration, Instant};
 use crate::kill::ThreadOwner;
 use crate::pid::Pid;
 
+/// When the process `pid` started (clock ticks after boot), where `/proc` tells it (Linux):
+/// with the pid, its identity. `None` if it does not exist or this cannot be known.
+pub(crate) fn process_start(pid: Pid) -> Option<u64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return procfs::stat(pid.as_raw()).map(|s| s.start);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 /// Every signal that names one can be sent here.
 pub(crate) fn cannot_send(_sig: i32) -> Option<&'static str> {
     None
@@ -102,8 +114,10 @@ enum Track {
     Kqueue(OwnedFd),
     /// Nothing to be notified by: polling (`poll.rs`). The only kind on other unix systems;
     /// on Linux once pidfds turned out to be missing, on macOS/BSD when the kqueue
-    /// registration is refused.
-    Poll,
+    /// registration is refused. With the process's start time where `/proc` tells it
+    /// (Linux): a pid that now names a process with another start time was recycled, and
+    /// the process that was opened has exited.
+    Poll(Option<u64>),
 }
 
 impl Target {
@@ -134,7 +148,7 @@ impl Target {
         }
         Ok(Some(Target {
             pid,
-            track: Track::Poll,
+            track: Track::Poll(process_start(pid)),
             exited: false.into(),
         }))
     }
@@ -149,7 +163,7 @@ impl Target {
             Track::Pidfd(fd) => pidfd::readable(fd)?,
             #[cfg(kqueue)]
             Track::Kqueue(kq) => kqueue::fired(kq)?,
-            Track::Poll => poll::exited(self.pid),
+            Track::Poll(start) => poll::exited(self.pid) || self.recycled(*start),
         };
         self.exited.set(exited);
         Ok(exited)
@@ -165,7 +179,7 @@ impl Target {
             Track::Pidfd(fd) => pidfd::send(fd, self.pid, sig, group),
             #[cfg(kqueue)]
             Track::Kqueue(_) => self.kill(sig, group),
-            Track::Poll => self.kill(sig, group),
+            Track::Poll(_) => self.kill(sig, group),
         };
         match rc {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
@@ -173,12 +187,36 @@ impl Target {
         }
     }
 
+    /// Whether the process group this process led still has a member, judged by identity
+    /// (a pidfd, Linux 6.9 and later): also after the process was reaped and its number
+    /// handed out again. `None` where that cannot be known.
+    pub(crate) fn group_alive(&self) -> Option<bool> {
+        match &self.track {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Track::Pidfd(fd) => pidfd::group_alive(fd),
+            #[cfg(kqueue)]
+            Track::Kqueue(_) => None,
+            Track::Poll(_) => None,
+        }
+    }
+
+    /// Whether the pid now names another process than the one that started at `start`.
+    fn recycled(&self, start: Option<u64>) -> bool {
+        start.is_some_and(|s| process_start(self.pid).is_some_and(|now| now != s))
+    }
+
     /// [`Target::send`] without a pidfd: `kill(2)` by number.
     fn kill(&self, sig: i32, group: bool) -> io::Result<()> {
         // Never `kill` a pid whose process we know has exited: once it is reaped, the number
         // may be recycled.
-        if self.has_exited()? && !group {
-            return Ok(());
+        if self.has_exited()? {
+            let recycled = match &self.track {
+                Track::Poll(start) => self.recycled(*start),
+                _ => false,
+            };
+            if !group || recycled {
+                return Ok(());
+            }
         }
         let target = if group {
             -self.pid.as_raw()
@@ -210,7 +248,7 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Option<Instant>) -> io::Re
             .iter()
             .map(|t| match &t.track {
                 Track::Pidfd(fd) => Some(fd),
-                Track::Poll => None,
+                Track::Poll(_) => None,
             })
             .collect();
         if let Some(fds) = fds {
@@ -223,7 +261,7 @@ pub(crate) fn wait_any(targets: &[&Target], deadline: Option<Instant>) -> io::Re
             .iter()
             .map(|t| match &t.track {
                 Track::Kqueue(kq) => Some(kq),
-                Track::Poll => None,
+                Track::Poll(_) => None,
             })
             .collect();
         if let Some(kqs) = kqs {

@@ -83,6 +83,35 @@ pub(super) fn send(fd: &OwnedFd, pid: Pid, sig: i32, group: bool) -> io::Result<
     Err(e)
 }
 
+/// Whether the process group that the pidfd's process led (by identity, not by number: also
+/// after the leader was reaped and its number handed out again) still has a member: signal 0
+/// with `PIDFD_SIGNAL_PROCESS_GROUP`. `None` where the kernel cannot tell (before 6.9).
+pub(super) fn group_alive(fd: &OwnedFd) -> Option<bool> {
+    if NO_GROUP_FLAG.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: pidfd_send_signal with a valid pidfd, signal 0 (no signal, only the checks), a
+    // null siginfo and a known flag.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            0,
+            std::ptr::null::<libc::siginfo_t>(),
+            PIDFD_SIGNAL_PROCESS_GROUP,
+        )
+    };
+    if rc == 0 {
+        return Some(true);
+    }
+    match io::Error::last_os_error().raw_os_error() {
+        Some(libc::ESRCH) => Some(false),
+        // A member we may not signal: the group lives.
+        Some(libc::EPERM) => Some(true),
+        _ => None,
+    }
+}
+
 /// Before Linux 6.9: `kill(-pgid)`, if the leader has not exited. While the leader is
 /// running or a zombie, its pid (and so its group id) cannot be recycled.
 fn kill_group(fd: &OwnedFd, pid: Pid, sig: i32) -> io::Result<()> {

@@ -88,6 +88,9 @@ pub(super) fn thread_owner(pid: Pid) -> Option<ThreadOwner> {
 pub(super) struct Stat {
     pub(super) state: char,
     pub(super) pgrp: i32,
+    /// When the process started, in clock ticks after boot: with the pid, its identity (a
+    /// recycled pid has a later start).
+    pub(super) start: u64,
 }
 
 /// Reads `/proc/PID/stat`; `None` if the process is gone (or `/proc` is missing).
@@ -100,7 +103,9 @@ pub(super) fn stat(pid: i32) -> Option<Stat> {
     let state = fields.next()?.chars().next()?;
     let _ppid = fields.next()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some(Stat { state, pgrp })
+    // Field 22, `starttime`: 17 fields after `pgrp` (field 5).
+    let start = fields.nth(16)?.parse().ok()?;
+    Some(Stat { state, pgrp, start })
 }
 
 /// Every process in `/proc` whose process group is `pgid`.
