@@ -356,10 +356,15 @@ def _kill_options(where, kill_signal, timeout_secs):
         signum = None
     elif isinstance(kill_signal, int) and not isinstance(kill_signal, bool):
         signum = int(kill_signal)
+        if not -(2**31) <= signum < 2**31:
+            raise ValueError(f"{where}: {signum} is not a signal number")
     else:
         raise TypeError(f"{where}: kill_signal must be an int or None, not {type(kill_signal).__name__}")
     if timeout_secs is None:
         return signum, _NO_DEADLINE
+    if isinstance(timeout_secs, bool) or not isinstance(timeout_secs, (int, float)):
+        kind = type(timeout_secs).__name__
+        raise TypeError(f"{where}: timeout_secs must be a number of seconds or None, not {kind}")
     timeout = float(timeout_secs)
     if not timeout >= 0:  # also rejects NaN
         raise ValueError(f"{where}: timeout_secs must be >= 0 seconds, not {timeout_secs!r}")

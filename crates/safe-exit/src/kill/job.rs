@@ -199,8 +199,8 @@ impl Owned {
             });
         }
         // A process we may not signal is refused now, not found out when this process ends.
-        if let (Some(probe), Some(handle)) = (sys::PERMISSION_PROBE, &job.handle) {
-            if let Err(e) = handle.send(probe, false) {
+        if let Some(handle) = &job.handle {
+            if let Err(e) = handle.may_signal() {
                 if e.kind() == io::ErrorKind::PermissionDenied {
                     return Err(KillError::PermissionDenied {
                         pid: u32::from(pid),

@@ -18,9 +18,6 @@ pub(crate) fn process_start(_pid: Pid) -> Option<u64> {
     None
 }
 
-/// No probe here: a process that may not be ended fails to open (`OpenProcess` asks for the
-/// right to terminate it).
-pub(crate) const PERMISSION_PROBE: Option<i32> = None;
 
 pub(crate) const SIGINT: i32 = 2;
 pub(crate) const SIGTERM: i32 = 15;
@@ -49,6 +46,11 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// Never reached (no target is ever opened here).
+    pub(crate) fn may_signal(&self) -> io::Result<()> {
+        match self._never {}
+    }
+
     /// Group mode does not exist here.
     pub(crate) fn group_alive(&self) -> Option<bool> {
         None

@@ -62,9 +62,6 @@ pub(crate) fn cannot_send(sig: i32) -> Option<&'static str> {
     (![SIGINT, SIGKILL, SIGTERM, SIGBREAK].contains(&sig)).then_some(CANNOT_SEND)
 }
 
-/// No probe here: a process that may not be ended fails to open (`OpenProcess` asks for the
-/// right to terminate it).
-pub(crate) const PERMISSION_PROBE: Option<i32> = None;
 
 /// Ctrl-C: `CTRL_C_EVENT` on the target's console.
 pub(crate) const SIGINT: i32 = 2;
@@ -118,6 +115,16 @@ fn raw(h: &OwnedHandle) -> HANDLE {
 }
 
 impl Target {
+    /// Whether this process may end it: it was opened with the right to terminate it.
+    /// [`io::ErrorKind::PermissionDenied`] if not.
+    pub(crate) fn may_signal(&self) -> io::Result<()> {
+        if self.can_terminate {
+            Ok(())
+        } else {
+            Err(io::Error::from(io::ErrorKind::PermissionDenied))
+        }
+    }
+
     /// Group mode does not exist here.
     pub(crate) fn group_alive(&self) -> Option<bool> {
         None

@@ -55,9 +55,6 @@ pub(crate) fn cannot_send(_sig: i32) -> Option<&'static str> {
     None
 }
 
-/// The signal that only checks whether the caller may signal a process (0): `own` refuses a
-/// process it could not stop later.
-pub(crate) const PERMISSION_PROBE: Option<i32> = Some(0);
 
 pub(crate) const SIGTERM: i32 = libc::SIGTERM;
 pub(crate) const SIGKILL: i32 = libc::SIGKILL;
@@ -185,6 +182,12 @@ impl Target {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             other => other,
         }
+    }
+
+    /// Whether this process may signal it: signal 0, which only checks.
+    /// [`io::ErrorKind::PermissionDenied`] if not.
+    pub(crate) fn may_signal(&self) -> io::Result<()> {
+        self.send(0, false)
     }
 
     /// Whether the process group this process led still has a member, judged by identity
