@@ -64,8 +64,11 @@ pub trait CommandExt: sealed::Sealed {
     /// that got a recycled pid. Once no process holds the other end of its socket any more
     /// and no child is left to watch, it exits by itself.
     ///
-    /// It costs one extra process per process tree (well under a megabyte of its own), one
-    /// `sendmsg` per spawn, and two descriptors in the guardian per running child.
+    /// It costs one extra process per process tree, one `sendmsg` per spawn, and two
+    /// descriptors in the guardian per running child. The guardian is a fork of this process
+    /// without exec, but it lets go of the memory it inherited and does not use before it
+    /// reports ready (see the limitations): it holds little of its own, however large this
+    /// process is.
     ///
     /// A process forked without exec shares the guardian, and the children it spawns after
     /// calling `die_with_parent` itself die with *it*, not with the process it was forked
@@ -127,10 +130,24 @@ pub trait CommandExt: sealed::Sealed {
     ///   new guardian for the children spawned from then on.
     /// - A child that the guardian cannot take on (it is out of descriptors or memory) is
     ///   killed at once rather than left unguarded.
-    /// - The guardian is forked from this process without exec, so it shares this process's
-    ///   memory as it was at that moment, copy-on-write: memory this process changes or frees
-    ///   later stays with the guardian (it never touches it). In a process that grows large,
-    ///   call `die_with_parent` early, while it is small.
+    /// - The guardian is forked from this process without exec, so it starts out sharing all
+    ///   of this process's memory, copy-on-write, and would be left alone with every page this
+    ///   process writes or frees later. So before it reports ready it unmaps what it does not
+    ///   use: the heap, `malloc`'s arenas and large blocks, the other threads' stacks, the
+    ///   anonymous and the shared writable mappings. It keeps the mappings of files (the
+    ///   program's and its libraries' code and data), their `.bss`, and the stack and
+    ///   thread-local storage of the thread that started it. Measured on Linux 6.18 (x86_64,
+    ///   glibc 2.36) with a process that held 256 MiB when it started the guardian, then
+    ///   rewrote and freed it all: the guardian held 0.2 MiB of anonymous memory (0.8 MiB
+    ///   resident, most of it the program's code, shared with this process), against 256 MiB
+    ///   without the release; started from CPython 3.11 with a 256 MiB heap, 1.6 MiB of
+    ///   anonymous memory, most of it `libpython`'s `.data`. That `.data` is what may still
+    ///   come to be the guardian's alone, as this process writes to it: the size of the
+    ///   writable data of the files it had mapped, no more.
+    ///   The release is not made on architectures other than x86_64, aarch64 and riscv64, on
+    ///   Android, with a shadow stack (CET, GCS) or under a sanitizer runtime: there the
+    ///   guardian keeps the whole copy, and in a process that grows large `die_with_parent` is
+    ///   best called early, while it is small.
     /// - A child whose user is changed ([`uid`][uid])
     ///   cannot be killed by the guardian (it runs as this process's user) unless this
     ///   process runs as root. A set-user-ID program is fine (its real user stays ours).

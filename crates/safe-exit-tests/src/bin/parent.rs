@@ -27,6 +27,11 @@
 //! - `hold`: forks without exec a process that only holds what it inherited (so the
 //!   guardian's socket stays open), with its stdin, stdout and stderr on `/dev/null`, and
 //!   reports `holder PID`.
+//! - `grow MIB`: allocates MIB MiB and writes every page of it: half in 64 KiB blocks (from
+//!   the heap), half in one block (a mapping of its own), and holds it.
+//! - `shrink`: writes every page of what `grow` allocated again (so that each page shared
+//!   with a process forked since is copied: that process keeps the original alone) and
+//!   frees it.
 //! - `exit`: returns from `main`.
 //!
 //! Linux only; elsewhere it only says so.
@@ -55,6 +60,7 @@ mod linux {
             deny_pidfd();
         }
         let mut configured: Option<Command> = None;
+        let mut held: Vec<Vec<u8>> = Vec::new();
         while let Some(line) = block_on_stdin() {
             let words: Vec<&str> = line.split_whitespace().collect();
             let number = |i: usize| -> usize {
@@ -90,6 +96,8 @@ mod linux {
                 }
                 Some("fork") => fork_and_spawn(),
                 Some("hold") => hold(),
+                Some("grow") => grow(&mut held, number(1)),
+                Some("shrink") => shrink(&mut held),
                 Some("exit") => return,
                 _ => panic!("unknown command {line:?}"),
             }
@@ -212,6 +220,26 @@ mod linux {
             pause_forever();
         }
         say(&format!("holder {pid}"));
+    }
+
+    /// Allocates `mib` MiB into `held`, every byte written: half in 64 KiB blocks, half in
+    /// one.
+    fn grow(held: &mut Vec<Vec<u8>>, mib: usize) {
+        let half = mib << 19;
+        let small = 64 << 10;
+        held.extend((0..half / small).map(|_| vec![1u8; small]));
+        held.push(vec![1u8; half]);
+        std::hint::black_box(&held);
+    }
+
+    /// Writes every byte of `held` again, then frees it.
+    fn shrink(held: &mut Vec<Vec<u8>>) {
+        for block in held.iter_mut() {
+            block.fill(2);
+            // Not a store before a free that the optimiser may drop.
+            std::hint::black_box(&block[..]);
+        }
+        *held = Vec::new();
     }
 
     /// Puts stdin, stdout and stderr on `/dev/null`, so that this process no longer holds the

@@ -5,7 +5,8 @@
 //! its stdin.
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -55,12 +56,21 @@ fn run_one(parent: &mut Child, line: &str, prefix: &str) -> String {
 }
 
 /// The guardian that holds a pidfd of process `pid` (in `/proc/G/fdinfo`, `Pid: PID`): the
-/// one that guards `pid`'s children. Fails if there is none, or more than one.
+/// one that guards `pid`'s children. Fails if there is more than one, or none within the
+/// watchdog: the guardian receives a child's registration (which carries the pidfd) on its
+/// own time, so it may not hold it yet when the child is reported.
 #[track_caller]
 fn guardian_of(pid: i32) -> i32 {
-    let found = guardians_of(pid);
-    assert_eq!(found.len(), 1, "guardians of {pid}: {found:?}");
-    found[0]
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        let found = guardians_of(pid);
+        if found.len() == 1 || Instant::now() >= deadline {
+            assert_eq!(found.len(), 1, "guardians of {pid}: {found:?}");
+            return found[0];
+        }
+        assert!(found.is_empty(), "guardians of {pid}: {found:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Every running `safe-exit-guard` that holds a pidfd of process `pid`.
@@ -378,6 +388,133 @@ fn children_that_exit_are_forgotten() {
     }
     p.signal(libc::SIGKILL);
     wait_all_gone(&alive);
+}
+
+/// What the guardian may hold of its own at most, in every sense below (the parent of the
+/// memory tests held 256 MiB when it started it).
+const SMALL_KB: u64 = 16 << 10;
+
+/// A process's memory (`/proc/PID/smaps_rollup`, `/proc/PID/status`), in kB.
+#[derive(Debug)]
+struct Memory {
+    /// Resident, all told (`Rss`): its code, shared with the parent, included.
+    rss: u64,
+    /// Anonymous memory mapped, shared with the parent (copy-on-write) or not (`Anonymous`).
+    anonymous: u64,
+    /// Memory no other process maps (`Private_Clean` + `Private_Dirty`).
+    private: u64,
+    /// Page tables (`VmPTE`).
+    page_tables: u64,
+}
+
+/// The memory of process `pid`.
+#[track_caller]
+fn memory_of(pid: i32) -> Memory {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/smaps_rollup: {e}"));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    let kb = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} for {pid}:\n{text}"))
+    };
+    Memory {
+        rss: kb(&rollup, "Rss"),
+        anonymous: kb(&rollup, "Anonymous"),
+        private: kb(&rollup, "Private_Clean") + kb(&rollup, "Private_Dirty"),
+        page_tables: kb(&status, "VmPTE"),
+    }
+}
+
+/// The parent `p` allocates 256 MiB and writes every page, starts its guardian with `start`
+/// (a parent command that spawns one child), then writes every page again (so the guardian
+/// would be left with each original page alone) and frees it: the guardian, which let go of
+/// the parent's memory when it started, holds almost nothing. It still guards: the child
+/// dies with the parent.
+#[track_caller]
+fn the_guardian_lets_go_of_the_memory(mut p: Child, start: &str) {
+    run(&mut p, "grow 256");
+    let children = run(&mut p, start);
+    let _guard = KillOnDrop::new(&children);
+    let g = guardian_of(p.pid());
+    run(&mut p, "shrink");
+    let memory = memory_of(g);
+    let Memory {
+        rss,
+        anonymous,
+        private,
+        page_tables,
+    } = memory;
+    assert!(
+        rss < SMALL_KB && anonymous < SMALL_KB && private < SMALL_KB && page_tables < SMALL_KB,
+        "guardian {g} holds {memory:?} (kB)"
+    );
+    p.signal(libc::SIGKILL);
+    let took = wait_all_gone(&children);
+    assert!(took < BOUND, "the children took {took:?} to die");
+    p.finish().assert_signalled(libc::SIGKILL);
+    wait_gone(g);
+}
+
+/// A guardian started from the main thread of a parent that held 256 MiB (on its heap and in
+/// a mapping of its own) keeps none of it.
+#[test]
+fn the_guardian_lets_go_of_the_parents_memory() {
+    the_guardian_lets_go_of_the_memory(parent(&[]), "spawn 1");
+}
+
+/// The same, from a thread that then exits: the guardian runs on that thread's stack, with
+/// its thread-local storage.
+#[test]
+fn the_guardian_started_from_a_thread_lets_go_of_the_parents_memory() {
+    the_guardian_lets_go_of_the_memory(parent(&[]), "thread-spawn");
+}
+
+/// The same with the address space laid out without randomisation (`setarch -R`, as under a
+/// debugger): the heap then grows from the end of the program's `.bss`, in one mapping, of
+/// which the guardian keeps the `.bss` only.
+#[test]
+fn the_guardian_lets_go_of_a_heap_that_follows_the_programs_data() {
+    /// `cmd`, started without address randomisation.
+    fn not_randomised(mut cmd: Command) -> Command {
+        // SAFETY: personality is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd
+    }
+    // A seccomp profile (a container's) may refuse the personality.
+    if let Err(e) = not_randomised(Command::new("true")).status() {
+        safe_exit_tests::cannot_run(&format!("cannot turn address randomisation off: {e}"));
+        return;
+    }
+    let mut p = Child::from_command(not_randomised(command(bin!("parent"))));
+    run(&mut p, "grow 1");
+    // The case at hand: the heap starts where a mapping of the program's file ends (with
+    // glibc; the kernel puts the heap of a static PIE program, such as a musl one, elsewhere).
+    #[cfg(target_env = "gnu")]
+    {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", p.pid())).expect("maps");
+        let lines: Vec<&str> = maps.lines().collect();
+        let heap = lines
+            .iter()
+            .position(|l| l.ends_with("[heap]"))
+            .unwrap_or_else(|| panic!("no heap:\n{maps}"));
+        let start = |l: &str| l.split('-').next().map(str::to_owned);
+        let end = |l: &str| l.split(['-', ' ']).nth(1).map(str::to_owned);
+        assert!(
+            heap > 0 && lines[heap - 1].contains('/') && end(lines[heap - 1]) == start(lines[heap]),
+            "the heap does not follow the program's data:\n{maps}"
+        );
+    }
+    the_guardian_lets_go_of_the_memory(p, "spawn 1");
 }
 
 /// Without pidfds (Linux before 5.3; here a seccomp filter): the spawn fails with

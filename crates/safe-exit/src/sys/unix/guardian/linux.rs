@@ -150,6 +150,10 @@ fn start() -> Result<i32, i32> {
         return Err(errno());
     }
     let [ours, theirs] = pair;
+    // What the guardian, which goes on in this thread's image, must keep of this process's
+    // memory when it lets go of the rest (it cannot find that out itself: it may not look
+    // symbols up).
+    let keep = serve::Keep::of_this_thread();
     // Every signal blocked across the fork: until the guardian has set its own signal
     // actions, a signal must not run one of this process's handlers there (which may write to
     // a pipe this process shares with it). The guardian unblocks them.
@@ -167,7 +171,7 @@ fn start() -> Result<i32, i32> {
     // possibly multi-threaded process must.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        intermediate(theirs);
+        intermediate(theirs, keep);
     }
     // SAFETY: restores this thread's mask, saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
@@ -194,7 +198,7 @@ fn start() -> Result<i32, i32> {
 
 /// The intermediate process: forks the guardian and exits at once, so that the guardian is
 /// reparented (to init or the nearest subreaper) and is not the program's child.
-fn intermediate(theirs: i32) -> ! {
+fn intermediate(theirs: i32, keep: serve::Keep) -> ! {
     // A raw fork: no `pthread_atfork` handlers run, and nothing but system calls happens in
     // the guardian. The argument order of `clone` differs on s390x (stack first).
     #[cfg(not(target_arch = "s390x"))]
@@ -204,7 +208,7 @@ fn intermediate(theirs: i32) -> ! {
     // SAFETY: as above, with s390x's argument order.
     let pid = unsafe { libc::syscall(libc::SYS_clone, 0, libc::SIGCHLD as libc::c_long, 0, 0, 0) };
     if pid == 0 {
-        serve::run(theirs);
+        serve::run(theirs, keep);
     }
     // Whether the guardian started is told by its ready byte (or the hang-up of its socket);
     // if it could not even be forked, the exit code says why (error numbers fit in a byte).
