@@ -56,19 +56,32 @@ pub trait CommandExt: sealed::Sealed {
     /// ends), runs in `/`, and raises its descriptor limit to the hard limit.
     ///
     /// This call adds a step that runs in the child between `fork` and `exec`
-    /// ([`pre_exec`][pre_exec]): the child opens a
-    /// pidfd of itself and sends it, with a pidfd of this process, to the guardian over a
-    /// socket, in one `sendmsg`. The guardian polls every pidfd it holds: when a child exits
-    /// it forgets it; when this process has exited (all of its threads), it sends SIGKILL to
-    /// each of its children still running, through the child's pidfd, so never to a process
-    /// that got a recycled pid. Once no process holds the other end of its socket any more
-    /// and no child is left to watch, it exits by itself.
+    /// ([`pre_exec`][pre_exec]): the child opens a pidfd of itself and one of this process,
+    /// sends them to the guardian over a socket, with the write end of a pipe, in one
+    /// `sendmsg`, and waits on the pipe for the guardian's answer before it executes the
+    /// program: only a child that the guardian has taken on runs. The guardian polls every
+    /// pidfd it holds: when a child exits it forgets it; when this process has exited (all of
+    /// its threads), it sends SIGKILL to each of its children still running, through the
+    /// child's pidfd, so never to a process that got a recycled pid. Once no process holds the
+    /// other end of its socket any more and no child is left to watch, it exits by itself.
     ///
-    /// It costs one extra process per process tree, one `sendmsg` per spawn, and two
-    /// descriptors in the guardian per running child. The guardian is a fork of this process
-    /// without exec, but it lets go of the memory it inherited and does not use before it
-    /// reports ready (see the limitations): it holds little of its own, however large this
-    /// process is.
+    /// This process holds two descriptors for the guardian: its end of the guardian's socket,
+    /// and a pidfd of the guardian, by which it knows whether the guardian is still there.
+    /// Each is checked by identity (device and inode) before use, in this process and in the
+    /// child: a program that closes descriptors it did not open (a daemon's descriptor
+    /// hygiene after a fork) and gets something else on that number is not mistaken for the
+    /// guardian; the next `die_with_parent` starts a new guardian instead. (Before Linux 6.9
+    /// all pidfds share one identity: another pidfd on the guardian's pidfd's number is not
+    /// told from it.)
+    ///
+    /// It costs one extra process per process tree, one round trip to the guardian per spawn
+    /// (the child waits for its answer), and two descriptors in the guardian per running
+    /// child. Measured on Linux 6.18 (x86_64, two cores): a spawn and wait of `true` took
+    /// about 0.7 ms, against 0.6 ms with an empty `pre_exec` (which makes std fork instead of
+    /// `posix_spawn`) and 0.5 ms without; the wait for the answer is within the noise of
+    /// that. The guardian is a fork of this process without exec, but it lets go of the
+    /// memory it inherited and does not use before it reports ready (see the limitations): it
+    /// holds little of its own, however large this process is.
     ///
     /// A process forked without exec shares the guardian, and the children it spawns after
     /// calling `die_with_parent` itself die with *it*, not with the process it was forked
@@ -109,11 +122,22 @@ pub trait CommandExt: sealed::Sealed {
     ///   platform has no means (macOS, the BSDs), or the kernel has no pidfds (Linux before
     ///   5.3, or a seccomp filter that refuses them). Reported on stderr once per process.
     /// - The guardian could not be started: the error of the call that failed
-    ///   (`socketpair` or `fork`: out of descriptors or processes), or `ETIMEDOUT` if it did
-    ///   not report ready within 10 s. The next `die_with_parent` tries again.
+    ///   (`socketpair`, `fork` or `pidfd_open`: out of descriptors or processes), `EIO` if it
+    ///   exited before it was ready, or `ETIMEDOUT` if it did not report ready within 10 s.
+    ///   The next `die_with_parent` tries again.
     /// - [`ErrorKind::BrokenPipe`](std::io::ErrorKind::BrokenPipe) (`EPIPE`): the guardian
-    ///   was killed after this command was configured. Calling `die_with_parent` again (on
-    ///   any command) starts a new guardian, which this command then uses too.
+    ///   was killed after this command was configured, or while the child registered.
+    ///   Calling `die_with_parent` again (on any command) starts a new guardian, which this
+    ///   command then uses too.
+    /// - `EMFILE`: the guardian is out of descriptors (each child it guards takes two, within
+    ///   the descriptor limit it inherited from this process, whose soft limit it raises to
+    ///   the hard one); `ENOMEM`: it is out of memory for its table. It refuses the child,
+    ///   which then never runs; it takes on new children again as guarded ones exit.
+    /// - `EBADF`: a descriptor of safe-exit's that this command relies on (the guardian's
+    ///   socket or pidfd) was closed by the program after the command was configured, or its
+    ///   number now refers to something else. Calling `die_with_parent` again starts a new
+    ///   guardian, which this command then uses too.
+    /// - `ETIMEDOUT`: the guardian did not answer the child within 10 s (it is stopped).
     /// - `ESRCH`: the child's parent is not the process that configured the command: a
     ///   process forked without exec spawned a command configured before the fork, without
     ///   calling `die_with_parent` itself (call it in the process that spawns); or this
@@ -121,7 +145,7 @@ pub trait CommandExt: sealed::Sealed {
     /// - [`ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput) (`EINVAL`): std's
     ///   [`exec`][exec], which replaces this process
     ///   without a fork: there is no parent to die with.
-    /// - The child could not open its pidfd or send it (`EMFILE`, ...).
+    /// - The child could not open its pidfds or its pipe, or send them (`EMFILE`, ...).
     ///
     /// # Limitations
     ///
@@ -129,7 +153,10 @@ pub trait CommandExt: sealed::Sealed {
     ///   watched at that moment are no longer guarded. The next `die_with_parent` starts a
     ///   new guardian for the children spawned from then on.
     /// - A child that the guardian cannot take on (it is out of descriptors or memory) is
-    ///   killed at once rather than left unguarded.
+    ///   not started: the spawn fails (`EMFILE`, `ENOMEM`) rather than start a child that
+    ///   nothing guards. With a low descriptor limit (the guardian inherits this process's)
+    ///   that bounds how many children can run at once with `die_with_parent`: about half
+    ///   the hard limit.
     /// - The guardian is forked from this process without exec, so it starts out sharing all
     ///   of this process's memory, copy-on-write, and would be left alone with every page this
     ///   process writes or frees later. So before it reports ready it unmaps what it does not

@@ -32,6 +32,20 @@
 //! - `shrink`: writes every page of what `grow` allocated again (so that each page shared
 //!   with a process forked since is copied: that process keeps the original alone) and
 //!   frees it.
+//! - `limit-fds N`: sets this process's descriptor limit, soft and hard, to N (a guardian
+//!   started from then on inherits it, and cannot raise it).
+//! - `fork-reuse`: forks without exec (as `fork`); the forked process first closes every
+//!   socket it inherited (the guardian's among them, as a daemon's descriptor hygiene would)
+//!   and puts one end of a new socket pair of its own on the lowest of those numbers, then
+//!   starts one child with `die_with_parent`; it reports `forked PID`, `forked-child PID` (or
+//!   `error ...`) and `peer-received N`: the bytes that the other end of its own pair got.
+//! - `reuse-pidfds`: closes every pidfd this process holds and puts a regular file (this
+//!   program's) on each of those numbers; reports `reused N`, how many.
+//! - `storm-spawn`: a thread forks, every 200 µs, long-lived processes without exec (which
+//!   run no code of the program's: they put their stdio on `/dev/null`, keep every other
+//!   descriptor, and wait until this process is gone), while this thread configures a
+//!   command with the first `die_with_parent` (which starts the guardian); then the forking
+//!   stops and the command is spawned. Reports the child and `workers N`.
 //! - `exit`: returns from `main`.
 //!
 //! Linux only; elsewhere it only says so.
@@ -98,6 +112,10 @@ mod linux {
                 Some("hold") => hold(),
                 Some("grow") => grow(&mut held, number(1)),
                 Some("shrink") => shrink(&mut held),
+                Some("limit-fds") => limit_fds(number(1)),
+                Some("fork-reuse") => fork_and_reuse(),
+                Some("reuse-pidfds") => reuse_pidfds(),
+                Some("storm-spawn") => storm_spawn(),
                 Some("exit") => return,
                 _ => panic!("unknown command {line:?}"),
             }
@@ -240,6 +258,185 @@ mod linux {
             std::hint::black_box(&block[..]);
         }
         *held = Vec::new();
+    }
+
+    /// Sets the descriptor limit, soft and hard, to `n`.
+    fn limit_fds(n: usize) {
+        let limit = libc::rlimit {
+            rlim_cur: n as libc::rlim_t,
+            rlim_max: n as libc::rlim_t,
+        };
+        // SAFETY: setrlimit reads a valid rlimit.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+        assert_eq!(rc, 0, "setrlimit: {}", io::Error::last_os_error());
+    }
+
+    /// The descriptors of this process whose `/proc/self/fd` link satisfies `what`, sorted.
+    fn descriptors_where(what: impl Fn(&str) -> bool) -> Vec<i32> {
+        let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .flatten()
+            .filter_map(|e| {
+                let fd = e.file_name().to_str()?.parse().ok()?;
+                let target = std::fs::read_link(e.path()).ok()?;
+                what(&target.to_string_lossy()).then_some(fd)
+            })
+            .collect();
+        fds.sort_unstable();
+        fds
+    }
+
+    /// Moves `fd` to `target` (closing what `target` was) and closes `fd`.
+    fn move_fd(fd: i32, target: i32) {
+        if fd == target {
+            return;
+        }
+        // SAFETY: dup2 and close of descriptors of this process.
+        unsafe {
+            assert_eq!(libc::dup2(fd, target), target, "dup2");
+            libc::close(fd);
+        }
+    }
+
+    /// Forks without exec; the forked process closes the sockets it inherited, puts a socket
+    /// pair of its own in the place of the first, and starts a child with `die_with_parent`
+    /// (see the module's docs). Returns once it has reported.
+    fn fork_and_reuse() {
+        let mut pipe = [0; 2];
+        // SAFETY: pipe writes two descriptors into `pipe`.
+        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+        // SAFETY: this process has a single thread here (see `fork_and_spawn`).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: getpid has no preconditions.
+            say(&format!("forked {}", unsafe { libc::getpid() }));
+            let sockets = descriptors_where(|t| t.starts_with("socket:"));
+            assert!(!sockets.is_empty(), "no socket inherited");
+            for &fd in &sockets {
+                // SAFETY: closing descriptors of this process that it will not use.
+                unsafe { libc::close(fd) };
+            }
+            let mut pair = [-1; 2];
+            // SAFETY: socketpair writes two descriptors into `pair`.
+            let rc =
+                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, pair.as_mut_ptr()) };
+            assert_eq!(rc, 0, "socketpair: {}", io::Error::last_os_error());
+            move_fd(pair[0], sockets[0]);
+            let peer = pair[1];
+            match spawn_sleep(false) {
+                Ok(child) => say(&format!("forked-child {child}")),
+                Err(e) => say(&format!(
+                    "error {:?} {}",
+                    e.kind(),
+                    e.raw_os_error().unwrap_or(-1)
+                )),
+            }
+            let mut buf = [0u8; 64];
+            // SAFETY: a non-blocking receive into a local buffer.
+            let n =
+                unsafe { libc::recv(peer, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            say(&format!("peer-received {}", n.max(0)));
+            detach_stdio();
+            // SAFETY: writing one byte from a static to our end of the pipe, then closing it.
+            unsafe {
+                libc::write(pipe[1], b"x".as_ptr().cast(), 1);
+                libc::close(pipe[1]);
+            }
+            pause_forever();
+        }
+        // SAFETY: closing our copy of the write end; reading one byte into a local.
+        unsafe {
+            libc::close(pipe[1]);
+            let mut byte = 0u8;
+            libc::read(pipe[0], (&mut byte as *mut u8).cast(), 1);
+            libc::close(pipe[0]);
+        }
+    }
+
+    /// Closes every pidfd of this process and puts this program's file on each number.
+    fn reuse_pidfds() {
+        let pidfds = descriptors_where(|t| t.contains("pidfd"));
+        let exe = std::env::current_exe().expect("current_exe");
+        for &fd in &pidfds {
+            let file = std::fs::File::open(&exe).expect("open this program");
+            move_fd(std::os::fd::IntoRawFd::into_raw_fd(file), fd);
+        }
+        say(&format!("reused {}", pidfds.len()));
+    }
+
+    /// A thread forks long-lived processes without exec every 200 µs while this one
+    /// configures a command with the first `die_with_parent`, which starts the guardian; then
+    /// the command is spawned (see the module's docs).
+    fn storm_spawn() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        /// The most processes the storm forks.
+        const MAX_WORKERS: usize = 2000;
+        let mut pipe = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into `pipe`.
+        let rc = unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+        // SAFETY: open of a NUL-terminated path.
+        let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        assert!(null >= 0, "open /dev/null");
+        // The read end, the write end and /dev/null stay open for this process's life (the
+        // workers end when the write end is closed: when this process is gone).
+        let [read_end, write_end] = pipe;
+        let stop = Arc::new(AtomicBool::new(false));
+        let forked = Arc::new(AtomicUsize::new(0));
+        let storm = {
+            let (stop, forked) = (stop.clone(), forked.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) && forked.load(Ordering::Relaxed) < MAX_WORKERS
+                {
+                    // SAFETY: the forked process makes system calls only (this process has
+                    // other threads).
+                    let pid = unsafe { libc::fork() };
+                    if pid == 0 {
+                        worker(read_end, write_end, null);
+                    }
+                    if pid > 0 {
+                        forked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            })
+        };
+        while forked.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        // The first `die_with_parent` starts the guardian, during the storm. The spawn waits
+        // until the storm is over: a process forked during std's `spawn` would hold the
+        // channel through which `spawn` learns that its child has executed, and `spawn`
+        // would wait for ever.
+        let mut cmd = sleep_command(false);
+        cmd.die_with_parent();
+        stop.store(true, Ordering::Relaxed);
+        storm.join().expect("the storm thread panicked");
+        report(cmd.spawn().map(|child| child.id()));
+        say(&format!("workers {}", forked.load(Ordering::Relaxed)));
+    }
+
+    /// A process forked by the storm: system calls only. Closes its copy of `write_end`,
+    /// puts its stdio on `null`, keeps every other descriptor (the guardian's socket among
+    /// them, if it caught it), and waits until `read_end` reports its end (every copy of
+    /// `write_end` is closed: this process's parent is gone).
+    fn worker(read_end: i32, write_end: i32, null: i32) -> ! {
+        // SAFETY: close, dup2, read and _exit on descriptors of this process and a local.
+        unsafe {
+            libc::close(write_end);
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            let mut byte = 0u8;
+            while libc::read(read_end, (&mut byte as *mut u8).cast(), 1) != 0 {
+                if *libc::__errno_location() != libc::EINTR {
+                    break;
+                }
+            }
+            libc::_exit(0)
+        }
     }
 
     /// Puts stdin, stdout and stderr on `/dev/null`, so that this process no longer holds the

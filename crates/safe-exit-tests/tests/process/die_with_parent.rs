@@ -267,10 +267,13 @@ fn the_guardian_holds_nothing_of_its_parent() {
         let expected = match fd {
             0..=2 => target == "/dev/null",
             3 => target.starts_with("socket:"),
-            _ => target.contains("pidfd"),
+            // Its reserve descriptor, a copy of /dev/null; and pidfds.
+            _ => target == "/dev/null" || target.contains("pidfd"),
         };
         assert!(expected, "guardian {g}: fd {fd} is {target}: {fds:?}");
     }
+    let reserve = fds.iter().filter(|(fd, t)| *fd > 3 && t == "/dev/null");
+    assert_eq!(reserve.count(), 1, "guardian {g}: {fds:?}");
     let cwd = std::fs::read_link(format!("/proc/{g}/cwd")).expect("the guardian's cwd");
     assert_eq!(cwd.to_str(), Some("/"));
 
@@ -364,7 +367,7 @@ fn many_children_from_many_threads_all_die_with_the_parent() {
 }
 
 /// Children that exit by themselves are forgotten: the guardian closes their pidfds (and
-/// their parent's) and holds only its own four descriptors again.
+/// their parent's) and holds only its own five descriptors again.
 #[test]
 fn children_that_exit_are_forgotten() {
     let mut p = parent(&[]);
@@ -373,11 +376,12 @@ fn children_that_exit_are_forgotten() {
     let g = guardian_of(p.pid());
     run(&mut p, "spawn-true 50");
     // The kernel tells no one when another process closes a descriptor: look every
-    // millisecond, up to the watchdog. Left: stdio, the socket, and the live child's pair.
+    // millisecond, up to the watchdog. Left: stdio, the socket, the reserve, and the live
+    // child's pair.
     let deadline = Instant::now() + WATCHDOG;
     loop {
         let fds = descriptors(g);
-        if fds.len() == 6 {
+        if fds.len() == 7 {
             break;
         }
         assert!(
@@ -541,4 +545,184 @@ fn exec_in_place_is_refused() {
     assert_eq!(error, format!("InvalidInput {}", libc::EINVAL));
     p.close_stdin();
     p.finish().assert_code(0);
+}
+
+/// Sends `line` to the parent and collects, until its `ready`, the pids it reports (`child
+/// PID`) and the error numbers of the spawns that failed (`error KIND ERRNO`).
+fn run_mixed(parent: &mut Child, line: &str) -> (Vec<i32>, Vec<i32>) {
+    parent.send_line(line);
+    let (mut pids, mut errors) = (Vec::new(), Vec::new());
+    loop {
+        let answer = parent.expect_line("");
+        if answer == "ready" {
+            return (pids, errors);
+        }
+        if let Some(pid) = answer.strip_prefix("child ") {
+            pids.push(pid.parse().expect("a pid"));
+        } else if let Some(error) = answer.strip_prefix("error ") {
+            let errno = error.rsplit(' ').next().and_then(|e| e.parse().ok());
+            errors.push(errno.unwrap_or_else(|| panic!("{line}: bad error {answer:?}")));
+        } else {
+            panic!("{line}: unexpected answer {answer:?}");
+        }
+    }
+}
+
+/// A guardian out of descriptors (it inherited a limit of 16 that it cannot raise: room for
+/// a handful of children) takes on no more children, and says so: the spawns it refuses fail
+/// (`EMFILE`) instead of starting children that nothing guards. Every child that did start
+/// dies with the parent.
+#[test]
+fn a_child_the_guardian_has_no_room_for_fails_to_spawn() {
+    let mut p = parent(&[]);
+    run(&mut p, "limit-fds 16");
+    let (children, errors) = run_mixed(&mut p, "spawn 10");
+    let _guard = KillOnDrop::new(&children);
+    assert!(!children.is_empty(), "no child started: {errors:?}");
+    p.signal(libc::SIGKILL);
+    let took = wait_all_gone(&children);
+    assert!(took < BOUND, "the children took {took:?} to die");
+    p.finish().assert_signalled(libc::SIGKILL);
+    assert!(
+        !errors.is_empty(),
+        "all {} spawns succeeded past the guardian's descriptor limit",
+        children.len()
+    );
+    assert!(
+        errors.iter().all(|&e| e == libc::EMFILE),
+        "errors {errors:?}"
+    );
+}
+
+/// A process forked without exec that closes the guardian's socket it inherited (a daemon's
+/// descriptor hygiene) and gets a socket of its own on that number: its `die_with_parent`
+/// does not send the registration to its own socket, but to a guardian (a new one), and its
+/// child dies with it.
+#[test]
+fn a_socket_of_the_programs_on_the_guardians_number_is_left_alone() {
+    let mut p = parent(&[]);
+    let first = run(&mut p, "spawn 1");
+    let _first_guard = KillOnDrop::new(&first);
+    p.send_line("fork-reuse");
+    let forked: i32 = p.expect_value("forked ");
+    let forked = Pinned::new(forked).expect("the forked process runs");
+    let child: i32 = p.expect_value("forked-child ");
+    let _child_guard = KillOnDrop::new(&[child]);
+    let received: usize = p.expect_value("peer-received ");
+    p.ready();
+    assert_eq!(received, 0, "the program's own socket got the registration");
+    assert!(!is_gone(first[0]), "the parent's child died");
+
+    forked.signal(libc::SIGKILL);
+    let took = wait_all_gone(&[child]);
+    assert!(took < BOUND, "the child took {took:?} to die");
+    p.signal(libc::SIGKILL);
+    wait_all_gone(&first);
+}
+
+/// A parent that closes the pidfds of safe-exit's it holds and gets a regular file on those
+/// numbers (which polls readable, as the pidfd of a process that has exited does): a command
+/// configured before fails to spawn (`EBADF`) rather than trust the file; the next
+/// `die_with_parent` starts a new guardian, its child is not killed at once, the command
+/// configured before spawns again, and both children die with the parent.
+#[test]
+fn a_file_on_a_pidfds_number_does_not_kill_the_child() {
+    let mut p = parent(&[]);
+    let first = run(&mut p, "spawn 1");
+    let _first_guard = KillOnDrop::new(&first);
+    run(&mut p, "configure");
+    let reused: usize = run_one(&mut p, "reuse-pidfds", "reused ")
+        .parse()
+        .expect("a count");
+    assert!(reused >= 1, "the parent holds no pidfd");
+    let error = run_one(&mut p, "spawn-configured", "error ");
+    assert!(error.ends_with(&format!(" {}", libc::EBADF)), "{error}");
+
+    let second = run(&mut p, "spawn 1");
+    let _second_guard = KillOnDrop::new(&second);
+    let third = run(&mut p, "spawn-configured");
+    let _third_guard = KillOnDrop::new(&third);
+    assert!(
+        still_running_after(second[0], Duration::from_millis(300)),
+        "the child was killed at once"
+    );
+    assert!(
+        !is_gone(third[0]),
+        "the configured command's child was killed"
+    );
+    p.signal(libc::SIGKILL);
+    let took = wait_all_gone(&[first[0], second[0], third[0]]);
+    assert!(took < BOUND, "the children took {took:?} to die");
+    p.finish().assert_signalled(libc::SIGKILL);
+}
+
+/// The children of `parent` (`/proc/PID/stat`) that hold the socket `socket` (a
+/// `socket:[INODE]` link).
+fn holders_of(parent: i32, socket: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if parent_of(pid) != Some(parent) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == socket))
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A process forked without exec by another thread while the first `die_with_parent` starts
+/// the guardian holds the guardian's end of its socket for as long as it lives. The guardian
+/// killed, its death is still noticed: the next `die_with_parent` starts a new one, and the
+/// child dies with the parent.
+#[test]
+fn a_dead_guardian_is_noticed_while_a_fork_holds_its_socket() {
+    /// How many times the parent starts again when no forked process caught the socket.
+    const ATTEMPTS: usize = 10;
+    for attempt in 1..=ATTEMPTS {
+        let mut p = parent(&[]);
+        p.send_line("storm-spawn");
+        let first: i32 = p.expect_value("child ");
+        let _first_guard = KillOnDrop::new(&[first]);
+        let workers: usize = p.expect_value("workers ");
+        p.ready();
+        let g = guardian_of(p.pid());
+        let socket = std::fs::read_link(format!("/proc/{g}/fd/3")).expect("the guardian's socket");
+        let socket = socket.to_string_lossy().into_owned();
+        assert!(socket.starts_with("socket:"), "{socket}");
+        if holders_of(p.pid(), &socket).is_empty() {
+            eprintln!("attempt {attempt}: none of {workers} forked processes holds {socket}");
+            assert!(
+                attempt < ATTEMPTS,
+                "no forked process caught the guardian's socket"
+            );
+            continue;
+        }
+        let old = Pinned::new(g).expect("the guardian runs");
+        old.signal(libc::SIGKILL);
+        wait_gone(g);
+
+        let second = run(&mut p, "spawn 1");
+        let _second_guard = KillOnDrop::new(&second);
+        let new = guardian_of(p.pid());
+        assert_ne!(new, g);
+        p.signal(libc::SIGKILL);
+        let took = wait_all_gone(&second);
+        assert!(took < BOUND, "the child took {took:?} to die");
+        p.finish().assert_signalled(libc::SIGKILL);
+        return;
+    }
 }
