@@ -322,8 +322,9 @@ def die_with_parent():
     child it starts from then on dies with it, and the call returns ``None`` (which
     ``preexec_fn`` accepts: there is nothing to run in the child). Raises ``OSError`` where
     it cannot be had: macOS and the BSDs (no means), Linux without pidfds, a helper that
-    cannot be started. A failure in the child (rare: the helper was killed meanwhile) makes
-    ``Popen`` raise ``SubprocessError("Exception occurred in preexec_fn.")``.
+    cannot be started. A failure in the child (the helper was killed meanwhile, or it has no
+    room for another child: out of descriptors) makes ``Popen`` raise
+    ``SubprocessError("Exception occurred in preexec_fn.")``: no child runs unguarded.
 
     ``preexec_fn`` is Python's documented way to run code between fork and exec; this one is
     a native function that only makes system calls.
