@@ -18,7 +18,6 @@ pub(crate) fn process_start(_pid: Pid) -> Option<u64> {
     None
 }
 
-
 pub(crate) const SIGINT: i32 = 2;
 pub(crate) const SIGTERM: i32 = 15;
 pub(crate) const SIGKILL: i32 = 9;

@@ -62,7 +62,6 @@ pub(crate) fn cannot_send(sig: i32) -> Option<&'static str> {
     (![SIGINT, SIGKILL, SIGTERM, SIGBREAK].contains(&sig)).then_some(CANNOT_SEND)
 }
 
-
 /// Ctrl-C: `CTRL_C_EVENT` on the target's console.
 pub(crate) const SIGINT: i32 = 2;
 /// TerminateProcess.

@@ -55,7 +55,6 @@ pub(crate) fn cannot_send(_sig: i32) -> Option<&'static str> {
     None
 }
 
-
 pub(crate) const SIGTERM: i32 = libc::SIGTERM;
 pub(crate) const SIGKILL: i32 = libc::SIGKILL;
 pub(crate) const SIGCONT: i32 = libc::SIGCONT;
