@@ -1,4 +1,4 @@
-//! `safe_exit::own`: a parent (`owner`) owns two children with SIGTERM and a shared 300 ms
+//! `safe_exit::own`: a parent (`win_owner`) owns two children with SIGTERM and a shared 300 ms
 //! deadline. When it ends (`main` returns, `request_shutdown`, or Ctrl-C on its console), the
 //! polite child ends on its request (`WM_CLOSE` to its window, or Ctrl-C on its own console),
 //! the stubborn one is terminated at the deadline (exit code 1), and only then does the
@@ -126,11 +126,11 @@ struct Pair {
 }
 
 impl Pair {
-    /// Starts `owner SETUP END` on a console of its own and waits until its children are
+    /// Starts `win_owner SETUP END` on a console of its own and waits until its children are
     /// owned.
     #[track_caller]
     fn start(setup: &str, end: &str) -> (Child, Pair) {
-        let mut parent = Child::spawn(bin!("owner"), &[setup, end], CREATE_NEW_CONSOLE);
+        let mut parent = Child::spawn(bin!("win_owner"), &[setup, end], CREATE_NEW_CONSOLE);
         let pair = Pair {
             polite: child_of(&mut parent, "polite"),
             stubborn: child_of(&mut parent, "stubborn"),
@@ -204,7 +204,7 @@ fn console_ended(done: &Finished) -> u32 {
     STATUS_CONTROL_C_EXIT
 }
 
-/// `owner SETUP END`, ended by itself (`return`, `request`) or by Ctrl-C on its console
+/// `win_owner SETUP END`, ended by itself (`return`, `request`) or by Ctrl-C on its console
 /// (`park`); then [`Pair::check`], with the polite child's exit code from `polite_ended`,
 /// which checks its output (and the stubborn one's).
 fn stop_pair(setup: &str, end: &str, polite_ended: fn(&Finished) -> u32) {
@@ -267,7 +267,7 @@ fn console_children_get_ctrl_c_before_the_hooks_on_ctrl_c() {
 
 #[test]
 fn a_disowned_child_outlives_its_parent() {
-    let mut parent = Child::spawn(bin!("owner"), &["disown", "return"], CREATE_NEW_CONSOLE);
+    let mut parent = Child::spawn(bin!("win_owner"), &["disown", "return"], CREATE_NEW_CONSOLE);
     let owned = child_of(&mut parent, "owned");
     let disowned = child_of(&mut parent, "disowned");
     parent.expect_line("unregister true");
@@ -291,7 +291,7 @@ fn a_disowned_child_outlives_its_parent() {
 
 #[test]
 fn bad_requests_are_refused_and_nothing_is_owned() {
-    let mut parent = Child::spawn(bin!("owner"), &["bad", "return"], CREATE_NEW_CONSOLE);
+    let mut parent = Child::spawn(bin!("win_owner"), &["bad", "return"], CREATE_NEW_CONSOLE);
     for (what, kind) in [("zero", "invalid_pid"), ("self", "self_target")] {
         let line = parent.expect_line("error ");
         assert!(
@@ -334,7 +334,7 @@ fn bad_requests_are_refused_and_nothing_is_owned() {
 /// forced at once, not left running: an owned child must not outlive its parent.
 #[test]
 fn an_owned_child_that_cannot_be_asked_is_forced() {
-    let mut parent = Child::spawn(bin!("owner"), &["unaskable", "return"], CREATE_NEW_CONSOLE);
+    let mut parent = Child::spawn(bin!("win_owner"), &["unaskable", "return"], CREATE_NEW_CONSOLE);
     let unaskable = child_of(&mut parent, "unaskable");
     parent.ready();
     let done = parent.finish();

@@ -1,4 +1,4 @@
-//! A parent that owns its children with `safe_exit::own`: `owner SETUP END`.
+//! A parent that owns its children with `safe_exit::own`: `win_owner SETUP END`.
 //!
 //! `SETUP` says which children it starts (each from this crate's programs, beside this one),
 //! all owned with SIGTERM and a shared 300 ms deadline:
@@ -35,7 +35,7 @@
 //! - `request`: calls `request_shutdown(5)`;
 //! - `park`: blocks until the process is ended from outside (a console event).
 //!
-//! `owner exit` exits at once with code 0 (the child that has exited, for `bad`).
+//! `win_owner exit` exits at once with code 0 (the child that has exited, for `bad`).
 
 #[cfg(windows)]
 fn main() -> std::process::ExitCode {
