@@ -334,7 +334,11 @@ fn bad_requests_are_refused_and_nothing_is_owned() {
 /// forced at once, not left running: an owned child must not outlive its parent.
 #[test]
 fn an_owned_child_that_cannot_be_asked_is_forced() {
-    let mut parent = Child::spawn(bin!("win_owner"), &["unaskable", "return"], CREATE_NEW_CONSOLE);
+    let mut parent = Child::spawn(
+        bin!("win_owner"),
+        &["unaskable", "return"],
+        CREATE_NEW_CONSOLE,
+    );
     let unaskable = child_of(&mut parent, "unaskable");
     parent.ready();
     let done = parent.finish();
