@@ -193,6 +193,18 @@ fn scaled(whole: &str, fraction: &str, unit_nanos: u128) -> Duration {
     Duration::new((total / NANOS) as u64, (total % NANOS) as u32)
 }
 
+/// A duration as the options take it: `500ms`, `4s`, `1.5s`, `2m`.
+pub(crate) fn humane(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
 /// A pid: a positive decimal number. Zero and numbers too large for a pid are passed on to
 /// safe_kill, which refuses them with its own explanation.
 pub(crate) fn parse_pid(text: &str) -> Result<u32, String> {
@@ -377,6 +389,14 @@ mod tests {
             let d = parse_duration(long).unwrap();
             assert!(std::time::Instant::now().checked_add(d).is_none(), "{long}");
         }
+    }
+
+    #[test]
+    fn durations_read_back() {
+        assert_eq!(humane(Duration::from_millis(500)), "500ms");
+        assert_eq!(humane(Duration::from_secs(4)), "4s");
+        assert_eq!(humane(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(humane(Duration::from_secs(120)), "2m");
     }
 
     #[test]

@@ -1,16 +1,17 @@
-//! The `safe-kill` command, run for real against real processes.
+//! The `safe-kill` command (and `safe-exit kill`, the same), run for real against real
+//! processes.
 //!
 //! The targets are `sleep` and `sh`: a process started with every signal blocked records in
 //! `/proc/PID/status` every signal it is sent, which shows that bad input signals nothing.
-#![cfg(target_os = "linux")]
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use safe_exit_tests::{
     block_all_signals, command, command_in_pid_namespace, is_gone, output_within, pending_signals,
-    pidfd_open, Child, KillOnDrop, WATCHDOG,
+    pidfd_open, Child, KillOnDrop,
 };
+
+use crate::common::{wait_pending, SAFE_EXIT};
 
 const SAFE_KILL: &str = env!("CARGO_BIN_EXE_safe-kill");
 
@@ -42,20 +43,6 @@ fn recorder() -> Child {
     cmd.arg("1000");
     block_all_signals(&mut cmd);
     Child::from_command(cmd)
-}
-
-/// Waits (watchdog) until `sig` is pending for the process `pid` (a [`recorder`]). The kernel
-/// offers no notification for that, so this looks every millisecond.
-#[track_caller]
-fn wait_pending(pid: i32, sig: i32) {
-    let deadline = Instant::now() + WATCHDOG;
-    while pending_signals(pid) & (1 << (sig - 1)) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "signal {sig} did not reach pid {pid}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// `sh -c SCRIPT`, waiting for its `ready` line.
@@ -597,4 +584,98 @@ fn permission_denied_is_an_error_and_the_target_is_untouched() {
     assert_eq!(pending_signals(target.pid()), 0);
     assert!(target.is_running());
     drop(copy);
+}
+
+/// `safe-exit kill ARGS`, run to completion.
+fn safe_exit_kill(args: &[&str]) -> Output {
+    let out = output_within(
+        Command::new(SAFE_EXIT)
+            .arg("kill")
+            .args(args)
+            .stdin(Stdio::null()),
+    )
+    .expect("run safe-exit kill");
+    eprintln!(
+        "safe-exit kill {args:?} -> {:?}\nstdout: {}stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `safe-exit kill` is `safe-kill`: for the same arguments the same status and stdout, and
+/// the same errors after the name (`safe-exit:` instead of `safe-kill:`).
+#[test]
+fn safe_exit_kill_is_safe_kill() {
+    let target = recorder();
+    let pid = target.pid().to_string();
+    for args in [
+        &["0"][..],
+        &["abc"],
+        &["-s", "FOO", &pid],
+        &["-s", "STOP", &pid],
+        &["-t", "5parsecs", &pid],
+        &["--json", "0", &pid],
+        &["--frobnicate", &pid],
+        &[],
+    ] {
+        let (a, b) = (safe_kill(args), safe_exit_kill(args));
+        assert_eq!(a.status.code(), b.status.code(), "{args:?}");
+        assert_eq!(stdout(&a), stdout(&b), "{args:?}");
+        let (ea, eb) = (stderr(&a), stderr(&b));
+        assert_eq!(eb.lines().count(), ea.lines().count(), "{args:?}: {eb}");
+        for (la, lb) in ea.lines().zip(eb.lines()) {
+            let la = la.strip_prefix("safe-kill: ").unwrap();
+            let lb = lb.strip_prefix("safe-exit: ").unwrap();
+            // The hint names the command's own help.
+            assert_eq!(
+                la.replace("see safe-kill --help", "HELP"),
+                lb.replace("see safe-exit kill --help", "HELP"),
+                "{args:?}"
+            );
+        }
+    }
+    assert_eq!(pending_signals(target.pid()), 0, "the target was signalled");
+
+    for json in [false, true] {
+        let polite = shell("echo ready; exec sleep 1000");
+        let p = polite.pid().to_string();
+        let mut args = vec!["-t", "2s", &p];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = safe_exit_kill(&args);
+        assert_eq!(out.status.code(), Some(0));
+        let expected = if json {
+            format!("{{\"pid\":{p},\"outcome\":\"exited\"}}\n")
+        } else {
+            format!("{p}: exited after SIGTERM\n")
+        };
+        assert_eq!(stdout(&out), expected);
+        assert_eq!(stderr(&out), "");
+        polite.finish().assert_signalled(libc::SIGTERM);
+    }
+}
+
+/// `safe-exit kill --help` has the options, examples and statuses of `safe-kill --help`, with
+/// its own name in the examples.
+#[test]
+fn safe_exit_kill_help() {
+    let out = safe_exit_kill(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    for needle in [
+        "Usage: safe-exit kill [OPTIONS] <PID>...",
+        "-s, --signal <SIGNAL>",
+        "-t, --timeout <DURATION>",
+        "--no-force",
+        "--group",
+        "--json",
+        "safe-exit kill -t 500ms 1234 1235",
+        "Exit status:",
+        "2  bad input",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
 }
