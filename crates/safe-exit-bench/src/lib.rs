@@ -7,6 +7,9 @@
 //!   process gone, set-up overhead) against `ctrlc`, `signal-hook` and a bare `sigwaitinfo`
 //!   thread.
 //! - `bench`: both, one after the other.
+//! - `init-bench` ([`init`]): `safe-exit run` beside the container inits tini, dumb-init and
+//!   catatonit (not part of `bench`): start overhead, signal → child's handler, TERM →
+//!   wrapper gone, and the stop time of a child that ignores TERM.
 //!
 //! Every benchmark interleaves its contenders (round-robin per iteration), prints Markdown
 //! tables and writes them, with the raw numbers as CSV, under `target/bench/`. The measurements
@@ -18,6 +21,8 @@ pub mod report;
 
 #[cfg(target_os = "linux")]
 pub mod hooks;
+#[cfg(target_os = "linux")]
+pub mod init;
 #[cfg(target_os = "linux")]
 pub mod kill;
 #[cfg(target_os = "linux")]
