@@ -5,7 +5,13 @@
 //! # Contenders
 //!
 //! - **safe-exit**: `safe-exit run --grace 1s -- COMMAND`, the binary built beside this one
-//!   (`cargo build --release -p safe-exit-cli`), or `--safe-exit PATH`.
+//!   (`cargo build --release -p safe-exit-cli`: dynamically linked with glibc), or
+//!   `--safe-exit PATH`.
+//! - **safe-exit static**: the same, built as a static binary (`--target
+//!   x86_64-unknown-linux-musl`), as a container image would hold it, with
+//!   `--safe-exit-static PATH`. `scripts/bench-init` builds both and passes it. (The other
+//!   three are small C programs; catatonit's Debian package is static. A dynamically linked
+//!   Rust program pays the loader's start-up, about half a millisecond here, at every start.)
 //! - **tini**: `tini -s -- COMMAND` (`-s`: a child subreaper when not PID 1, as safe-exit is).
 //! - **dumb-init**: `dumb-init COMMAND` (its default: the child in a session of its own, signals
 //!   to its group).
@@ -33,7 +39,8 @@
 //!    pidfd becoming readable, bounded by 3 s; a wrapper still there then is reported as not
 //!    stopping (a supervisor's SIGKILL would end it), and it and its child are killed.
 //!
-//! Run with `cargo run --release -p safe-exit-bench --bin init-bench`; `--runs N` sets the
+//! Run with `scripts/bench-init` (or `cargo run --release -p safe-exit-bench --bin init-bench`
+//! for the dynamic build alone); `--runs N` sets the
 //! samples of 1 to 3 per contender (default 40), measurement 4 takes N/8 (at least 3), each
 //! up to 3 s per contender.
 
@@ -377,13 +384,17 @@ fn version(program: &Path) -> String {
         .to_string()
 }
 
+/// The value after `name` on the command line, if given.
+fn path_arg(name: &str) -> Option<PathBuf> {
+    let mut args = std::env::args().skip_while(|a| a != name);
+    args.next()?;
+    args.next().map(PathBuf::from)
+}
+
 /// The safe-exit program: `--safe-exit PATH`, else the one built beside this benchmark.
 fn safe_exit_program() -> PathBuf {
-    let mut args = std::env::args().skip_while(|a| a != "--safe-exit");
-    if args.next().is_some() {
-        if let Some(path) = args.next() {
-            return path.into();
-        }
+    if let Some(path) = path_arg("--safe-exit") {
+        return path;
     }
     let exe = std::env::current_exe().expect("this program's path");
     let beside = exe.with_file_name("safe-exit");
@@ -406,12 +417,21 @@ type Samples = Vec<Vec<Option<f64>>>;
 /// table and writes `init.md` and `init.csv`.
 pub fn run(runs: usize) {
     let exe = std::env::current_exe().expect("this program's path");
-    let safe_exit = safe_exit_program();
-    let mut contenders = vec![Contender {
+    let run_args = ["run", "--grace", GRACE, "--"].map(String::from).to_vec();
+    let mut contenders = Vec::new();
+    if let Some(program) = path_arg("--safe-exit-static") {
+        assert!(program.is_file(), "no {}", program.display());
+        contenders.push(Contender {
+            name: "safe-exit static",
+            program,
+            args: run_args.clone(),
+        });
+    }
+    contenders.push(Contender {
         name: "safe-exit",
-        program: safe_exit,
-        args: ["run", "--grace", GRACE, "--"].map(String::from).to_vec(),
-    }];
+        program: safe_exit_program(),
+        args: run_args,
+    });
     let (others, absent) = other_contenders();
     contenders.extend(others);
     let n = contenders.len();

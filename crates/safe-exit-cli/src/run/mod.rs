@@ -3,7 +3,10 @@
 //! # How it works
 //!
 //! The wrapper blocks every signal it acts on, starts COMMAND in a process group of its own
-//! (giving that group the terminal when the wrapper has it), and then runs one loop: it waits
+//! (giving that group the terminal when the wrapper has it; with no controlling terminal at
+//! all, as in a container without `-t`, in a session of its own, as dumb-init does: nothing
+//! else changes for COMMAND, and on Linux it leaves the wrapper's scheduling autogroup, so
+//! that signals passed on reach it sooner), and then runs one loop: it waits
 //! for the next signal with `sigtimedwait` (kqueue on macOS), whose timeout is the grace
 //! deadline when one runs, so nothing is polled. On each SIGCHLD it reaps with
 //! `waitpid(-1, WNOHANG)` until nothing more is ready. Every other signal is passed on: to
@@ -83,8 +86,9 @@ const DEFAULT_GRACE: &str = "8s";
 
 /// The text after the options in `safe-exit run --help`.
 pub(crate) const AFTER_HELP: &str = "\
-COMMAND runs as safe-exit's child in a process group of its own; stdin, stdout and stderr
-pass through untouched (safe-exit writes nothing on stdout).
+COMMAND runs as safe-exit's child in a process group of its own (and a session of its own
+when safe-exit has no controlling terminal); stdin, stdout and stderr pass through untouched
+(safe-exit writes nothing on stdout).
 
   - Signals safe-exit receives (HUP INT QUIT TERM USR1 USR2 WINCH CONT ALRM ..., real-time
     ones too) go to COMMAND's process group (--no-group: to COMMAND alone).

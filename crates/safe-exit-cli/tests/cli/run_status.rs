@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use safe_exit_tests::{command, output_within, Child};
+use safe_exit_tests::{command, command_in_new_session, output_within, Child};
 
 use crate::common::{lines, run, run_command, TempDir, SAFE_EXIT};
 
@@ -234,4 +234,66 @@ fn the_command_gets_the_wrappers_original_signal_state() {
     assert_eq!(blocked, bit(libc::SIGUSR1) | bit(libc::SIGTERM));
     let both = bit(libc::SIGHUP) | bit(libc::SIGCHLD);
     assert_eq!(ignored & both, both);
+}
+
+/// The same without a controlling terminal, where COMMAND is started another way
+/// (`posix_spawn` with a new session): a mask and ignored signals are handed on as they
+/// were, and SIGPIPE, which the wrapper ignores, is not.
+#[test]
+fn without_a_terminal_the_command_gets_the_original_signal_state_too() {
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    let state = |cmd: &mut Command| {
+        // SAFETY: only async-signal-safe calls between fork and exec, on locals.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGUSR2);
+                libc::sigaddset(&mut set, libc::SIGINT);
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    };
+    let mut cmd = command_in_new_session(SAFE_EXIT);
+    cmd.args(["run", "--"]).args(READ_OWN_STATUS);
+    state(&mut cmd);
+    let (blocked, ignored) = signal_state(Child::from_command(cmd));
+    assert_eq!(blocked, bit(libc::SIGUSR2) | bit(libc::SIGINT));
+    assert_eq!(ignored & bit(libc::SIGHUP), bit(libc::SIGHUP));
+    assert_eq!(ignored & bit(libc::SIGPIPE), 0);
+}
+
+/// Prints `PID PGID SID` of the shell itself (fields 5 and 6 of `/proc/PID/stat`, after the
+/// command name).
+const PRINT_IDS: &str = "read -r s < /proc/$$/stat; set -- ${s##*) }; echo \"$$ $3 $4\"";
+
+/// With no controlling terminal (a container, a service, CI), COMMAND leads a session of its
+/// own as well as a process group, as under dumb-init; signals passed on still reach it.
+#[test]
+fn without_a_terminal_the_command_leads_a_session_of_its_own() {
+    let mut cmd = command_in_new_session(SAFE_EXIT);
+    cmd.args(["run", "--", "sh", "-c", PRINT_IDS]);
+    let done = Child::from_command(cmd).finish();
+    done.assert_code(0);
+    let ids: Vec<i32> = done.stdout[0]
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(ids, [ids[0]; 3], "pid, pgid, sid: {done}");
+
+    let mut cmd = command_in_new_session(SAFE_EXIT);
+    cmd.args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 3' HUP; echo ready; while :; do sleep 1; done",
+    ]);
+    let mut child = Child::from_command(cmd);
+    child.expect_line("ready");
+    // SAFETY: kill on the wrapper, our child, not reaped yet.
+    unsafe { libc::kill(child.pid(), libc::SIGHUP) };
+    child.finish().assert_code(3);
 }

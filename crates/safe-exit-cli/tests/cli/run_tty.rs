@@ -184,6 +184,13 @@ fn the_command_has_the_foreground_and_ctrl_c_ends_it() {
     // SAFETY: getpgid only reads.
     let group = unsafe { libc::getpgid(command) };
     assert_eq!(group, command, "a group of its own");
+    // SAFETY: getsid only reads.
+    let (session, wrappers) =
+        unsafe { (libc::getsid(command), libc::getsid(wrapper.0.id() as i32)) };
+    assert_eq!(
+        session, wrappers,
+        "in the terminal's session, not one of its own"
+    );
     assert_eq!(pty.foreground(), command);
     pty.write(b"\x03");
     assert_eq!(wrapper.code(), Some(130));
@@ -263,4 +270,26 @@ fn ctrl_z_under_a_shell_stops_the_job_and_fg_resumes_it() {
     pty.wait_for("status=130", |l| l.ends_with("status=130").then_some(()));
     pty.write(b"exit\n");
     bash.code();
+}
+
+/// With a controlling terminal that stdin is not (`< /dev/null`), COMMAND gets a process
+/// group of its own but stays in the terminal's session (it can still open `/dev/tty`, as
+/// `ssh` and `gpg` do to ask for a password), and does not get the foreground.
+#[test]
+fn with_stdin_elsewhere_the_command_stays_in_the_terminals_session() {
+    let script = format!(
+        "'{SAFE_EXIT}' run -- sh -c 'read -r s < /proc/$$/stat; set -- ${{s##*) }}; \
+         echo \"ids $$ $3 $4\"; : < /dev/tty && echo tty-ok' < /dev/null; echo done"
+    );
+    let (pty, shell) = Pty::start("sh", &["-c", &script], &[]);
+    let ids: Vec<i32> = pty.wait_for("ids", |l| {
+        let rest = &l[l.find("ids ")? + 4..];
+        rest.split(' ').map(|n| n.parse().ok()).collect()
+    });
+    let session = shell.0.id() as i32;
+    assert_eq!(ids[1], ids[0], "a group of its own: {ids:?}");
+    assert_eq!(ids[2], session, "the terminal's session: {ids:?}");
+    pty.wait_for("tty-ok", |l| l.contains("tty-ok").then_some(()));
+    pty.wait_for("done", |l| (l == "done").then_some(()));
+    assert_eq!(shell.code(), Some(0));
 }

@@ -109,8 +109,8 @@ pub(crate) fn arm_ending_alarm(reason: ExitReason, after: Duration) {
         libc::sigaddset(&mut set, libc::SIGALRM);
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         let mut t: libc::itimerval = std::mem::zeroed();
-        t.it_value.tv_sec = after.as_secs().min(i32::MAX as u64) as libc::time_t;
-        t.it_value.tv_usec = after.subsec_micros().max(1) as libc::suseconds_t;
+        t.it_value.tv_sec = after.as_secs().min(i32::MAX as u64) as _;
+        t.it_value.tv_usec = after.subsec_micros().max(1) as _;
         libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut());
     }
 }

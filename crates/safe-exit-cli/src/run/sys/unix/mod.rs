@@ -44,7 +44,13 @@ pub(crate) fn run(config: &Config) -> u8 {
     let foreground = terminal
         .as_ref()
         .is_some_and(|t| t.foreground() == Some(my_group));
-    let child = match spawn::spawn(&config.command, signals.inherited(), foreground) {
+    let no_terminal = terminal.is_none() && tty::none_controlling();
+    let child = match spawn::spawn(
+        &config.command,
+        signals.inherited(),
+        foreground,
+        no_terminal,
+    ) {
         Ok(pid) => pid,
         Err(e) => {
             // The child may have taken the terminal before its exec failed.

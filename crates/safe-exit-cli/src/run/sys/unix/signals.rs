@@ -183,7 +183,7 @@ impl Signals {
 fn timed_wait(set: &libc::sigset_t, timeout: Option<Duration>) -> Option<i32> {
     let ts = timeout.map(|t| libc::timespec {
         // At most a day per wait: the caller waits again, and the field cannot overflow.
-        tv_sec: t.as_secs().min(86_400) as libc::time_t,
+        tv_sec: t.as_secs().min(86_400) as _,
         tv_nsec: t.subsec_nanos() as _,
     });
     let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
@@ -264,7 +264,7 @@ mod kqueue {
             return Some(sig);
         }
         let ts = timeout.map(|t| libc::timespec {
-            tv_sec: t.as_secs().min(86_400) as libc::time_t,
+            tv_sec: t.as_secs().min(86_400) as _,
             tv_nsec: t.subsec_nanos() as _,
         });
         let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);

@@ -5,6 +5,21 @@
 //! `/dev/null`, so a wrapper started that way never takes the terminal from the script,
 //! though the script's terminal is still its controlling terminal.
 
+/// Whether the wrapper has no controlling terminal: opening `/dev/tty` fails with `ENXIO`.
+/// (Any other failure, such as no `/dev/tty` at all, cannot tell: then `false`.)
+pub(super) fn none_controlling() -> bool {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: open with a NUL-terminated path; the descriptor, if any, is closed at once.
+    unsafe {
+        let fd = libc::open(c"/dev/tty".as_ptr(), flags);
+        if fd >= 0 {
+            libc::close(fd);
+            return false;
+        }
+    }
+    std::io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO)
+}
+
 /// stdin, which is the wrapper's controlling terminal.
 pub(super) struct Terminal(());
 

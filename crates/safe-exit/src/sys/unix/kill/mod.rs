@@ -405,7 +405,7 @@ fn passed(deadline: Option<Instant>) -> bool {
 fn timespec_until(deadline: Option<Instant>) -> Option<libc::timespec> {
     let left = deadline?.saturating_duration_since(Instant::now());
     Some(libc::timespec {
-        tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_sec: left.as_secs().min(i32::MAX as u64) as _,
         tv_nsec: left.subsec_nanos() as _,
     })
 }
@@ -430,7 +430,7 @@ mod tests {
         assert_eq!((past.tv_sec, past.tv_nsec), (0, 0));
         let far = now.checked_add(Duration::from_secs(1 << 40)).unwrap();
         let far = timespec_until(Some(far)).unwrap();
-        assert_eq!(far.tv_sec, i32::MAX as libc::time_t);
+        assert_eq!(far.tv_sec, i32::MAX.into());
         assert!(far.tv_nsec >= 0 && far.tv_nsec < 1_000_000_000);
         let soon = timespec_until(Some(now + Duration::from_millis(1500))).unwrap();
         assert!(soon.tv_sec == 1 || soon.tv_sec == 0, "{}", soon.tv_sec);
