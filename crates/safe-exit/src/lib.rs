@@ -244,7 +244,7 @@ pub use kill::{safe_kill, safe_kill_all, safe_kill_with, KillError, KillOptions,
 pub use own::binding as __binding;
 pub use own::own;
 pub use pid::Pid;
-pub use shutdown::{ShutdownPolicy, ShutdownSignal};
+pub use shutdown::{ShutdownPhase, ShutdownPolicy, ShutdownSignal};
 pub use signal::Signal;
 
 /// Why the process is ending, as seen by the hooks through [`exit_reason`].
@@ -463,9 +463,59 @@ pub fn set_shutdown_policy(policy: ShutdownPolicy) -> Result<(), Error> {
 }
 
 /// Whether shutdown has been requested (by a signal, a console event or
-/// [`request_shutdown`]). Cheap enough to check between units of work.
+/// [`request_shutdown`]). Cheap enough to check between units of work. False during a
+/// [pre-drain delay](ShutdownPolicy::pre_drain_delay): the program keeps serving then.
 pub fn shutdown_requested() -> bool {
     ending::requested().is_some()
+}
+
+/// Where the process is in its shutdown: [`Running`](ShutdownPhase::Running),
+/// [`Announced`](ShutdownPhase::Announced) (a SIGTERM arrived, the
+/// [pre-drain delay](ShutdownPolicy::pre_drain_delay) runs),
+/// [`Draining`](ShutdownPhase::Draining) (the waiters are awake), or
+/// [`Ending`](ShutdownPhase::Ending) (the exit hooks run). A readiness probe should fail from
+/// `Announced` on.
+///
+/// ```no_run
+/// use safe_exit::{shutdown_phase, ShutdownPhase};
+///
+/// // GET /ready
+/// fn ready() -> u16 {
+///     if shutdown_phase() == ShutdownPhase::Running { 200 } else { 503 }
+/// }
+/// ```
+pub fn shutdown_phase() -> ShutdownPhase {
+    ending::phase()
+}
+
+/// Tells systemd that the service is ready (`READY=1` to `$NOTIFY_SOCKET`, for
+/// `Type=notify` units). `Ok(false)` when `$NOTIFY_SOCKET` is not set (not run by systemd as
+/// a notify service; always on Windows), `Ok(true)` once sent.
+///
+/// From then on, when shutdown starts, safe-exit also sends `STOPPING=1` and an
+/// `EXTEND_TIMEOUT_USEC=` that covers what the [`ShutdownPolicy`] still allows (the grace
+/// period, counted from the request, then the hook deadline, and a second's margin), so that
+/// `TimeoutStopSec` does not SIGKILL a cleanup that is on schedule; with no grace period or no
+/// hook deadline the time is unbounded and nothing is extended. (A process systemd started
+/// itself, `$SYSTEMD_EXEC_PID`, is told so without calling this.)
+///
+/// # Errors
+///
+/// When `$NOTIFY_SOCKET` names no socket this process can send to (not a path or `@name`,
+/// gone, no permission), or the manager's queue is full.
+///
+/// ```no_run
+/// safe_exit::set_shutdown_policy(
+///     safe_exit::ShutdownPolicy::notify()
+///         .grace_period(std::time::Duration::from_secs(20))
+///         .hook_deadline(std::time::Duration::from_secs(5)),
+/// )?;
+/// // ... bind sockets, load configuration ...
+/// safe_exit::notify_ready()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn notify_ready() -> std::io::Result<bool> {
+    ending::notify_ready()
 }
 
 /// Blocks until shutdown is requested and returns what requested it.

@@ -40,6 +40,7 @@ pub struct ShutdownPolicy {
     pub(crate) force_on_repeat: bool,
     pub(crate) hook_deadline: Option<Duration>,
     pub(crate) exit_by_signal: bool,
+    pub(crate) pre_drain: Option<Duration>,
 }
 
 impl Default for ShutdownPolicy {
@@ -58,6 +59,7 @@ impl ShutdownPolicy {
             force_on_repeat: false,
             hook_deadline: None,
             exit_by_signal: true,
+            pre_drain: None,
         }
     }
 
@@ -97,6 +99,30 @@ impl ShutdownPolicy {
         self
     }
 
+    /// Notify mode only: on SIGTERM, announce the shutdown at once but keep serving for
+    /// `delay` before the waiters wake. During the delay [`shutdown_phase`](crate::shutdown_phase)
+    /// is [`ShutdownPhase::Announced`] (a readiness probe should fail from then on, so that
+    /// load balancers stop sending new work), while [`shutdown_requested`](crate::shutdown_requested)
+    /// is still false and [`wait_for_shutdown`](crate::wait_for_shutdown) and
+    /// [`shutdown_signal`](crate::shutdown_signal) still wait; after it they wake
+    /// ([`ShutdownPhase::Draining`]).
+    ///
+    /// This is the "fail readiness, keep serving a moment, then drain" that Kubernetes needs:
+    /// endpoints are removed from load balancers asynchronously, seconds after the pod is told
+    /// to stop, and requests keep arriving meanwhile. Only SIGTERM (what supervisors send) is
+    /// delayed: SIGINT (a person at a terminal), other signals and console events, and
+    /// [`request_shutdown`](crate::request_shutdown) drain at once, and `request_shutdown`
+    /// during the delay ends it. A second signal during the delay does not (it is a repeat:
+    /// with [`force_on_repeat`](Self::force_on_repeat) it ends the process at once).
+    ///
+    /// The [grace period](Self::grace_period) counts from the signal, the delay included: keep
+    /// it longer than the delay plus the time the drain needs. Exit mode has no drain, and
+    /// ignores the delay.
+    pub const fn pre_drain_delay(mut self, delay: Duration) -> Self {
+        self.pre_drain = Some(delay);
+        self
+    }
+
     /// Notify mode only: whether a process whose shutdown was requested by a signal ends by
     /// that signal after `main` returns and the hooks run (`true`, the default), or with the
     /// exit code `main` chose (`false`). Ending by the signal is what shells expect of an
@@ -106,6 +132,22 @@ impl ShutdownPolicy {
         self.exit_by_signal = by_signal;
         self
     }
+}
+
+/// Where the process is in its shutdown: see [`shutdown_phase`](crate::shutdown_phase).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ShutdownPhase {
+    /// No shutdown has been requested.
+    Running,
+    /// A SIGTERM arrived and the [pre-drain delay](ShutdownPolicy::pre_drain_delay) runs:
+    /// fail readiness, keep serving; nothing else has been told yet.
+    Announced,
+    /// Shutdown was requested: the waiters are awake, the program drains and returns from
+    /// `main` (notify mode).
+    Draining,
+    /// The exit hooks run, or have run: the process is ending.
+    Ending,
 }
 
 /// A future that completes when shutdown is requested, with the reason. Made by

@@ -31,7 +31,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::kill::Owned;
-use crate::{ConfigFlag, ExitReason, ShutdownPolicy};
+use crate::{ConfigFlag, ExitReason, ShutdownPhase, ShutdownPolicy};
 
 /// A hook and the name it is reported by (its closure type unless given one).
 pub(crate) struct Hook {
@@ -93,8 +93,15 @@ pub(crate) struct State {
     pub(crate) runner_wanted: bool,
     /// The shutdown request and when it came.
     pub(crate) request: Option<(ExitReason, Instant)>,
+    /// The request is announced but not yet acted on (a pre-drain delay runs): until when
+    /// (`None`: a delay too long to represent, which only `request_shutdown` or the grace
+    /// period ends).
+    pub(crate) announced: Option<Option<Instant>>,
     /// Whether a thread enforces the grace period of the request.
     pub(crate) supervised: bool,
+    /// This process told systemd it is ready (`notify_ready`): it is the service systemd
+    /// watches, and is told when it stops.
+    pub(crate) told_ready: bool,
     /// Futures waiting for the request.
     wakers: Vec<(u64, Waker)>,
     next_waker: u64,
@@ -119,7 +126,9 @@ impl State {
             exiting: None,
             runner_wanted: false,
             request: None,
+            announced: None,
             supervised: false,
+            told_ready: false,
             wakers: Vec::new(),
             next_waker: 0,
         }
@@ -205,19 +214,51 @@ impl State {
         self.runner = None;
     }
 
-    /// Records the shutdown request. Returns the wakers to wake (outside the lock), or `None`
-    /// if shutdown was already requested (the first reason stands).
-    pub(crate) fn request(&mut self, reason: ExitReason, now: Instant) -> Option<Vec<Waker>> {
+    /// Records the shutdown request, to be acted on after `delay` if one is given (a pre-drain
+    /// delay: the request is only announced until then). Returns the wakers to wake (outside
+    /// the lock): those of the futures when the request takes effect now, none while it is
+    /// only announced; `None` if shutdown was already requested (the first reason stands).
+    pub(crate) fn request(
+        &mut self,
+        reason: ExitReason,
+        now: Instant,
+        delay: Option<Duration>,
+    ) -> Option<Vec<Waker>> {
         if self.request.is_some() {
             return None;
         }
         self.request = Some((reason, now));
+        if let Some(delay) = delay.filter(|d| !d.is_zero()) {
+            self.announced = Some(now.checked_add(delay));
+            return Some(Vec::new());
+        }
         Some(self.wakers.drain(..).map(|(_, w)| w).collect())
     }
 
-    /// The reason shutdown was requested, if it was.
+    /// Ends the announcement of the request (the pre-drain delay is over, or was cut short):
+    /// the request takes effect. Returns the wakers to wake, or `None` if it was not
+    /// announced.
+    pub(crate) fn drain(&mut self) -> Option<Vec<Waker>> {
+        self.announced.take()?;
+        Some(self.wakers.drain(..).map(|(_, w)| w).collect())
+    }
+
+    /// The reason shutdown was requested, if it was and is in effect (not only announced).
     pub(crate) fn requested(&self) -> Option<ExitReason> {
+        if self.announced.is_some() {
+            return None;
+        }
         self.request.map(|(r, _)| r)
+    }
+
+    /// Where the shutdown is, as [`crate::shutdown_phase`] reports it.
+    pub(crate) fn shutdown_phase(&self) -> ShutdownPhase {
+        match (self.phase, self.request, self.announced) {
+            (Phase::Running | Phase::Done, _, _) => ShutdownPhase::Ending,
+            (Phase::Idle, None, _) => ShutdownPhase::Running,
+            (Phase::Idle, Some(_), Some(_)) => ShutdownPhase::Announced,
+            (Phase::Idle, Some(_), None) => ShutdownPhase::Draining,
+        }
     }
 
     /// Why the process is ending: the trigger that runs the hooks, or else the request.
@@ -406,19 +447,68 @@ mod tests {
         s.add_waker(None, waker);
         let now = Instant::now();
         assert_eq!(
-            s.request(ExitReason::Requested(3), now).map(|w| w.len()),
+            s.request(ExitReason::Requested(3), now, None)
+                .map(|w| w.len()),
             Some(2)
         );
-        assert!(s.request(ExitReason::Signal(Signal::TERM), now).is_none());
+        assert!(s
+            .request(ExitReason::Signal(Signal::TERM), now, None)
+            .is_none());
         assert_eq!(s.requested(), Some(ExitReason::Requested(3)));
         assert_eq!(s.exit_reason(), Some(ExitReason::Requested(3)));
+    }
+
+    #[test]
+    fn an_announced_request_is_hidden_until_it_drains() {
+        let mut s = State::new();
+        let now = Instant::now();
+        assert_eq!(s.shutdown_phase(), ShutdownPhase::Running);
+        let wakers = s.request(
+            ExitReason::Signal(Signal::TERM),
+            now,
+            Some(Duration::from_secs(5)),
+        );
+        assert_eq!(
+            wakers.map(|w| w.len()),
+            Some(0),
+            "first, but nobody woken yet"
+        );
+        assert_eq!(s.shutdown_phase(), ShutdownPhase::Announced);
+        assert_eq!(s.requested(), None);
+        assert_eq!(s.exit_reason(), None);
+        assert_eq!(s.announced, Some(Some(now + Duration::from_secs(5))));
+        assert!(
+            s.request(ExitReason::Requested(1), now, None).is_none(),
+            "the first stands"
+        );
+        assert!(s.drain().is_some());
+        assert!(s.drain().is_none(), "drains once");
+        assert_eq!(s.shutdown_phase(), ShutdownPhase::Draining);
+        assert_eq!(s.requested(), Some(ExitReason::Signal(Signal::TERM)));
+        assert_eq!(s.begin(ExitReason::Exit, 1), Begin::Won);
+        assert_eq!(s.shutdown_phase(), ShutdownPhase::Ending);
+
+        let mut s = State::new();
+        s.request(ExitReason::Signal(Signal::TERM), now, Some(Duration::MAX));
+        assert_eq!(
+            s.announced,
+            Some(None),
+            "too long to represent: until cut short"
+        );
+        let mut s = State::new();
+        s.request(ExitReason::Signal(Signal::TERM), now, Some(Duration::ZERO));
+        assert_eq!(
+            s.shutdown_phase(),
+            ShutdownPhase::Draining,
+            "a zero delay is none"
+        );
     }
 
     #[test]
     fn the_grace_deadline_follows_the_policy_in_force_and_never_overflows() {
         let mut s = State::new();
         let now = Instant::now();
-        s.request(ExitReason::Signal(Signal::TERM), now);
+        s.request(ExitReason::Signal(Signal::TERM), now, None);
         assert_eq!(s.grace_deadline(), None, "no grace period: no deadline");
         s.policy = ShutdownPolicy::notify().grace_period(Duration::from_millis(200));
         assert_eq!(s.grace_deadline(), Some(now + Duration::from_millis(200)));

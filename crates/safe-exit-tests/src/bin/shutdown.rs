@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         "stuck-hook" => stuck_hook(),
         "late-deadline" => late_deadline(),
         "wait-max" => wait_max(),
+        "phases" => return phases(),
         other => {
             eprintln!("unknown scenario {other}");
             std::process::exit(64);
@@ -34,7 +35,8 @@ fn ms(v: &str) -> Duration {
     Duration::from_millis(v.parse().expect("milliseconds"))
 }
 
-/// `--notify`, `--grace MS`, `--force`, `--hook-deadline MS`, `--keep-code`.
+/// `--notify`, `--grace MS`, `--force`, `--hook-deadline MS`, `--keep-code`, `--pre-drain MS`
+/// (`--ready` is read by the scenario).
 fn policy_from(opts: &[String]) -> ShutdownPolicy {
     let mut p = ShutdownPolicy::exit();
     let mut it = opts.iter();
@@ -45,7 +47,8 @@ fn policy_from(opts: &[String]) -> ShutdownPolicy {
             "--force" => p.force_on_repeat(true),
             "--hook-deadline" => p.hook_deadline(ms(it.next().expect("--hook-deadline MS"))),
             "--keep-code" => p.exit_by_signal(false),
-            "--never-return" => p,
+            "--never-return" | "--ready" => p,
+            "--pre-drain" => p.pre_drain_delay(ms(it.next().expect("--pre-drain MS"))),
             other => panic!("unknown option {other}"),
         };
     }
@@ -189,4 +192,40 @@ fn no_hooks() {
     say("ready");
     let reason = safe_exit::wait_for_shutdown();
     say(&format!("requested {reason:?}"));
+}
+
+/// The phases of a shutdown, as the program sees them: `phase` on stdin prints
+/// `phase PHASE requested BOOL`, `request` calls `request_shutdown(0)`, `return` returns from
+/// `main`. A thread waits for the shutdown and prints `woken REASON phase PHASE`; the hook
+/// prints `hook phase PHASE`. With `--ready` (in the options) it first calls `notify_ready`
+/// and prints `notify_ready RESULT`.
+fn phases() -> ExitCode {
+    if std::env::args().any(|a| a == "--ready") {
+        match safe_exit::notify_ready() {
+            Ok(sent) => say(&format!("notify_ready Ok({sent})")),
+            Err(e) => say(&format!("notify_ready Err({e})")),
+        }
+    }
+    register(|| say(&format!("hook phase {:?}", safe_exit::shutdown_phase())));
+    std::thread::spawn(|| {
+        let reason = safe_exit::wait_for_shutdown();
+        say(&format!(
+            "woken {reason:?} phase {:?}",
+            safe_exit::shutdown_phase()
+        ));
+    });
+    say("ready");
+    while let Some(line) = block_on_stdin() {
+        match line.as_str() {
+            "phase" => say(&format!(
+                "phase {:?} requested {}",
+                safe_exit::shutdown_phase(),
+                safe_exit::shutdown_requested()
+            )),
+            "request" => safe_exit::request_shutdown(0),
+            "return" => return ExitCode::SUCCESS,
+            _ => {}
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -34,4 +34,6 @@ mod kill_zombie;
 mod own;
 mod shutdown_examples;
 mod shutdown_notify;
+mod shutdown_phases;
 mod shutdown_request;
+mod shutdown_systemd;

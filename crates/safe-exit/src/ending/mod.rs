@@ -35,7 +35,7 @@ use runner::{
 use crate::kill::Owned;
 use crate::state::{self, Begin, Hook, Phase, Process};
 use crate::sys::imp as sys;
-use crate::{ConfigFlag, Error, ExitReason, ShutdownPolicy};
+use crate::{ConfigFlag, Error, ExitReason, ShutdownPhase, ShutdownPolicy, Signal};
 
 /// How long the last steps of an ending (flushing stdout) may block before the process ends
 /// anyway.
@@ -121,9 +121,66 @@ pub(crate) fn exit_reason() -> Option<ExitReason> {
     state::existing().and_then(|p| p.lock().exit_reason())
 }
 
-/// The shutdown request, if there was one.
+/// The shutdown request, if there was one and it is in effect (not only announced).
 pub(crate) fn requested() -> Option<ExitReason> {
     state::existing().and_then(|p| p.lock().requested())
+}
+
+/// Where the shutdown is.
+pub(crate) fn phase() -> ShutdownPhase {
+    state::existing().map_or(ShutdownPhase::Running, |p| p.lock().shutdown_phase())
+}
+
+/// The margin added to a budget told to systemd, for the last steps of an ending.
+const SYSTEMD_MARGIN: Duration = Duration::from_secs(1);
+
+/// Tells systemd, when `$NOTIFY_SOCKET` is set and this process is the service (it called
+/// [`notify_ready`], or systemd started it: `$SYSTEMD_EXEC_PID` is its pid), that the service
+/// is stopping and that it may take `budget` more (and a margin), so that `TimeoutStopSec`
+/// does not cut short a cleanup that is on schedule. Without a bound nothing is extended:
+/// systemd's own limit stands. (A child that inherited `$NOTIFY_SOCKET` says nothing: with
+/// `NotifyAccess=all` its `STOPPING=1` would be taken for the service's.)
+fn tell_stopping(told_ready: bool, budget: Option<Duration>) {
+    let started_by_systemd = || {
+        std::env::var("SYSTEMD_EXEC_PID")
+            .ok()
+            .and_then(|pid| pid.parse::<u32>().ok())
+            == Some(sys::process_id())
+    };
+    if !told_ready && !started_by_systemd() {
+        return;
+    }
+    let mut state = String::from("STOPPING=1");
+    if let Some(budget) = budget.and_then(|b| b.checked_add(SYSTEMD_MARGIN)) {
+        let usec = u64::try_from(budget.as_micros()).unwrap_or(u64::MAX);
+        state.push_str(&format!("\nEXTEND_TIMEOUT_USEC={usec}"));
+    }
+    if let Err(e) = sys::notify(&state) {
+        sys::report(&format!(
+            "safe-exit: cannot tell systemd that the service is stopping: {e}"
+        ));
+    }
+}
+
+/// [`crate::notify_ready`].
+pub(crate) fn notify_ready() -> std::io::Result<bool> {
+    let sent = sys::notify("READY=1")?;
+    if sent {
+        state::process().lock().told_ready = true;
+    }
+    Ok(sent)
+}
+
+/// What a shutdown request may still take under `policy`, from the request: in notify mode
+/// the grace period (which counts from the request, a pre-drain delay included) and then the
+/// hook deadline; in exit mode the hook deadline. `None` when either is unbounded.
+fn budget(policy: &ShutdownPolicy) -> Option<Duration> {
+    let hooks = policy.hook_deadline?;
+    if policy.notify {
+        policy.grace?.checked_add(hooks)
+    } else {
+        Some(hooks)
+    }
 }
 
 /// Changes the policy. Whatever waits on it (the grace period, the hook deadline) follows.
@@ -213,7 +270,13 @@ fn on_termination(reason: ExitReason) -> Outcome {
     let p = state::process();
     let me = sys::current_thread();
     let mut st = p.lock();
-    let wakers = st.request(reason, Instant::now());
+    // A supervisor's SIGTERM waits out the pre-drain delay; everything else drains at once.
+    let delay = st
+        .policy
+        .pre_drain
+        .filter(|_| st.policy.notify && reason == ExitReason::Signal(Signal::TERM));
+    let wakers = st.request(reason, Instant::now(), delay);
+    let (told_ready, budget) = (st.told_ready, budget(&st.policy));
     sys::set_started();
     if st.policy.notify {
         let first = wakers.is_some();
@@ -223,6 +286,7 @@ fn on_termination(reason: ExitReason) -> Outcome {
         drop(st);
         wake(p, wakers);
         if first {
+            tell_stopping(told_ready, budget);
             supervise(p);
         }
         return Outcome::Notified;
@@ -231,6 +295,7 @@ fn on_termination(reason: ExitReason) -> Outcome {
         Begin::Won => {
             drop(st);
             wake(p, wakers);
+            tell_stopping(told_ready, budget);
             run_hooks(p);
             end(effective(p, reason))
         }
@@ -284,11 +349,17 @@ pub(crate) fn request_shutdown(code: i32) {
         }
         return;
     }
-    let wakers = p.lock().request(reason, Instant::now());
-    sys::set_started();
+    let mut st = p.lock();
+    let wakers = st.request(reason, Instant::now(), None);
     let first = wakers.is_some();
+    // Asked again during a pre-drain delay: the program wants to drain now.
+    let wakers = wakers.or_else(|| st.drain());
+    let (told_ready, budget) = (st.told_ready, budget(&st.policy));
+    drop(st);
+    sys::set_started();
     wake(p, wakers);
     if first {
+        tell_stopping(told_ready, budget);
         start_supervisor(p);
     }
 }
@@ -334,19 +405,33 @@ fn supervise(p: &'static Process) {
         if st.phase != Phase::Idle {
             return;
         }
-        let Some(reason) = st.requested() else {
+        let Some((reason, _)) = st.request else {
             return;
         };
+        let now = Instant::now();
+        // The end of a pre-drain delay: the waiters wake now.
+        let drain_at = st.announced.flatten();
+        if drain_at.is_some_and(|at| now >= at) {
+            let wakers = st.drain();
+            drop(st);
+            wake(p, wakers);
+            st = p.lock();
+            continue;
+        }
         let deadline = st.grace_deadline();
-        let expired = !st.policy.notify || deadline.is_some_and(|d| Instant::now() >= d);
+        let expired = !st.policy.notify || deadline.is_some_and(|d| now >= d);
         if expired {
             if st.begin(reason, sys::current_thread()) != Begin::Won {
                 return;
             }
             let grace = st.policy.grace;
             let notify = st.policy.notify;
+            let (told_ready, hooks) = (st.told_ready, st.policy.hook_deadline);
+            // Whatever still waits wakes: the process is ending.
+            let wakers = st.drain();
             drop(st);
-            p.changed.notify_all();
+            wake(p, wakers);
+            tell_stopping(told_ready, hooks);
             if notify {
                 sys::report(&format!(
                     "safe-exit: shutdown was requested ({reason:?}) but main did not return \
@@ -358,7 +443,11 @@ fn supervise(p: &'static Process) {
             run_hooks(p);
             end(effective(p, reason));
         }
-        st = p.wait(st, deadline);
+        let next = match (deadline, drain_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        st = p.wait(st, next);
     }
 }
 
@@ -375,13 +464,17 @@ fn on_normal_exit() {
     if st.exiting.is_none() {
         st.exiting = Some(me);
     }
-    let reason = st.requested().unwrap_or(ExitReason::Exit);
+    // A request only announced (main returned during a pre-drain delay) is the reason too.
+    let reason = st.request.map_or(ExitReason::Exit, |(r, _)| r);
     match st.begin(reason, me) {
         Begin::Won => {
             st.runner = None;
+            let (told_ready, hooks) = (st.told_ready, st.policy.hook_deadline);
+            let wakers = st.drain();
             drop(st);
             sys::set_started();
-            p.changed.notify_all();
+            wake(p, wakers);
+            tell_stopping(told_ready, hooks);
             run_elsewhere_and_wait(p, me);
         }
         Begin::InProgress(_) if st.runner == Some(me) => {

@@ -17,6 +17,8 @@
 //!   ending has not finished within `d`.
 //! - `current_thread() -> u64`, `parked_in_exit(thread) -> bool`, `report(msg)`.
 //! - `handled_signals(flags)`: the signal numbers `install` would handle.
+//! - `notify(state) -> io::Result<bool>`: systemd's notification (`$NOTIFY_SOCKET`); `Ok(false)`
+//!   where it is not set or has no meaning.
 //!
 //! safe_kill: see `kill` in each platform module.
 

@@ -4,11 +4,13 @@
 mod exit;
 mod guardian;
 mod kill;
+mod notify;
 mod signal;
 
 pub(crate) use exit::*;
 pub(crate) use guardian::{die_with_parent, prepare_for_spawn, register_in_child};
 pub(crate) use kill::*;
+pub(crate) use notify::notify;
 pub(crate) use signal::*;
 
 /// The signal numbers that the platform-free code names (beside those of `kill`).

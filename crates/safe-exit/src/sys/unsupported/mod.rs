@@ -103,3 +103,8 @@ pub(crate) fn prepare_for_spawn() -> io::Result<()> {
         "die_with_parent is not supported on this platform",
     ))
 }
+
+/// systemd's notification protocol has no counterpart here: nothing is sent.
+pub(crate) fn notify(_state: &str) -> std::io::Result<bool> {
+    Ok(false)
+}
