@@ -1,12 +1,18 @@
-//! An HTTP service that shuts down gracefully: `cargo run --example http_service [ADDR]`.
+//! An HTTP service that shuts down gracefully:
+//! `cargo run --example http_service [ADDR] [PRE_DRAIN_MS]`.
 //!
-//! On SIGTERM (or Ctrl-C, SIGHUP, SIGQUIT) it stops accepting connections, lets every request
-//! in flight finish, returns from `main`, runs its exit hook, and ends by the signal, as
-//! Kubernetes, systemd and `docker stop` expect. If draining took longer than the grace
-//! period (10 s here), the hooks would run and the process would end anyway.
+//! On SIGTERM it first fails its readiness endpoint (`GET /ready`: 503) while still serving
+//! everything for the pre-drain delay (`PRE_DRAIN_MS`, 5 s by default), so that a Kubernetes
+//! Service takes it out of its endpoints before it stops accepting; then it stops accepting
+//! connections, lets every request in flight finish, returns from `main`, runs its exit hook,
+//! and ends by the signal, as Kubernetes, systemd and `docker stop` expect. Ctrl-C (SIGINT)
+//! skips the delay. If draining took longer than the grace period (15 s from the signal), the
+//! hooks would run and the process would end anyway. Under systemd (`Type=notify`) it says
+//! when it is ready, and how long its stop may take.
 //!
-//! Try it: start a slow request, `curl 'http://127.0.0.1:3000/work?ms=5000'`, and while it
-//! runs stop the server with Ctrl-C or `kill <pid>`: the request still gets its answer.
+//! Try it: start a slow request, `curl 'http://127.0.0.1:3000/work?ms=8000'`, and while it
+//! runs stop the server with `kill <pid>`: `curl http://127.0.0.1:3000/ready` answers 503
+//! at once, new requests are still served for 5 s, and the slow one still gets its answer.
 
 use std::convert::Infallible;
 use std::error::Error;
@@ -17,19 +23,25 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use safe_exit::ShutdownPolicy;
+use safe_exit::{ShutdownPhase, ShutdownPolicy};
 use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // A termination signal only requests shutdown; draining may take up to 10 s, the exit
-    // hooks up to 3 s more: well inside Kubernetes' default 30 s.
+    let pre_drain_ms: u64 = match std::env::args().nth(2) {
+        Some(ms) => ms.parse()?,
+        None => 5_000,
+    };
+    // A termination signal only requests shutdown. SIGTERM is announced first (readiness
+    // fails) and drained after the delay; the delay and the draining have 15 s from the
+    // signal, the exit hooks 3 s more: inside Kubernetes' default 30 s.
     safe_exit::set_shutdown_policy(
         ShutdownPolicy::notify()
-            .grace_period(Duration::from_secs(10))
+            .pre_drain_delay(Duration::from_millis(pre_drain_ms))
+            .grace_period(Duration::from_secs(15))
             .hook_deadline(Duration::from_secs(3)),
     )?;
     safe_exit::register_named("flush access log", || {
@@ -40,6 +52,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:3000".into());
     let listener = TcpListener::bind(&addr).await?;
+    // Under systemd (Type=notify): READY=1, and STOPPING=1 with the time the stop may take.
+    safe_exit::notify_ready()?;
     println!("ready: listening on http://{}", listener.local_addr()?);
     println!(
         "       try: curl 'http://{}/work?ms=3000'",
@@ -77,8 +91,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// `GET /work?ms=N`: N milliseconds of pretend work, then a full response.
+/// `GET /ready`: 200 while running, 503 from the moment shutdown is announced (the readiness
+/// probe). `GET /work?ms=N`: N milliseconds of pretend work, then a full response.
 async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == "/ready" {
+        let phase = safe_exit::shutdown_phase();
+        let mut response = Response::new(Full::new(Bytes::from(format!("{phase:?}\n"))));
+        if phase != ShutdownPhase::Running {
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        }
+        return Ok(response);
+    }
     let ms: u64 = req
         .uri()
         .query()

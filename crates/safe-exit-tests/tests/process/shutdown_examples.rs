@@ -51,13 +51,79 @@ fn get(addr: &str, path: &str) -> std::io::Result<String> {
     Ok(response)
 }
 
-#[test]
-fn the_http_service_answers_every_accepted_request_then_ends_by_sigterm() {
+/// The `http_service` example on a free port, with a pre-drain delay of `pre_drain_ms`, ready;
+/// and its address.
+fn http_service(pre_drain_ms: &str) -> (Child, String) {
     let mut cmd = command(&example("http_service"));
-    cmd.arg("127.0.0.1:0");
+    cmd.args(["127.0.0.1:0", pre_drain_ms])
+        .env_remove("NOTIFY_SOCKET");
     let mut child = Child::from_command(cmd);
     let ready = child.ready();
     let addr = ready.rsplit("http://").next().unwrap().trim().to_owned();
+    (child, addr)
+}
+
+/// The status line and body of a response.
+fn status_and_body(response: &str) -> (&str, &str) {
+    let status = response.lines().next().unwrap_or_default();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, body)
+}
+
+/// Kubernetes' pre-drain: on SIGTERM the readiness endpoint fails at once while the service
+/// still accepts and serves in full for the delay (load balancers are still sending); then it
+/// drains as before, and ends by the signal.
+#[test]
+fn the_http_service_fails_readiness_first_and_keeps_serving_for_the_delay() {
+    let delay = Duration::from_millis(2000);
+    let (mut child, addr) = http_service("2000");
+    let ready = get(&addr, "/ready").unwrap();
+    assert_eq!(status_and_body(&ready), ("HTTP/1.1 200 OK", "Running\n"));
+    let in_flight = {
+        let addr = addr.clone();
+        std::thread::spawn(move || get(&addr, "/work?ms=400"))
+    };
+    child.expect_line("request started: /work?ms=400");
+
+    let signalled = Instant::now();
+    child.signal(libc::SIGTERM);
+    // Readiness fails as soon as the signal is recorded, long before the delay is over.
+    let announced = loop {
+        let response = get(&addr, "/ready").expect("still accepting during the delay");
+        match status_and_body(&response) {
+            ("HTTP/1.1 200 OK", "Running\n") => continue,
+            other => break other.1.to_owned(),
+        }
+    };
+    assert_eq!(announced, "Announced\n");
+    // Requests sent during the delay are still accepted and served in full.
+    let late = get(&addr, "/work?ms=100").expect("accepted during the delay");
+    assert!(late.starts_with("HTTP/1.1 200 OK"), "{late}");
+    assert!(late.ends_with("done after 100 ms of work\n"), "{late}");
+
+    child.expect_line("shutdown requested (Signal(15)): stopped accepting");
+    assert!(
+        signalled.elapsed() >= delay,
+        "draining started {:?} after SIGTERM, before the delay",
+        signalled.elapsed()
+    );
+    assert!(
+        TcpStream::connect(&addr).is_err(),
+        "new connections are refused once draining started"
+    );
+    let first = in_flight
+        .join()
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert!(first.ends_with("done after 400 ms of work\n"), "{first}");
+    let out = child.finish();
+    assert_eq!(out.count("exit hook: access log flushed"), 1, "{out}");
+    out.assert_signalled(libc::SIGTERM);
+}
+
+#[test]
+fn the_http_service_answers_every_accepted_request_then_ends_by_sigterm() {
+    let (mut child, addr) = http_service("0");
 
     const IN_FLIGHT: usize = 4;
     let clients: Vec<_> = (0..IN_FLIGHT)
