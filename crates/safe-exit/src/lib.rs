@@ -262,6 +262,10 @@ pub enum ExitReason {
     /// `CTRL_LOGOFF_EVENT` (5) or `CTRL_SHUTDOWN_EVENT` (6). Ctrl-C and Ctrl-Break are reported
     /// as `Signal(Signal::INT)` and `Signal(Signal::BREAK)`, as the C runtime names them.
     ConsoleEvent(u32),
+    /// Windows, under [`run_service`]: the service control manager asked the service to stop,
+    /// with `SERVICE_CONTROL_STOP` (1), `SERVICE_CONTROL_SHUTDOWN` (5) or
+    /// `SERVICE_CONTROL_PRESHUTDOWN` (15).
+    ServiceControl(u32),
 }
 
 /// Errors from [`config`] and [`try_register`].
@@ -486,6 +490,55 @@ pub fn shutdown_requested() -> bool {
 /// ```
 pub fn shutdown_phase() -> ShutdownPhase {
     ending::phase()
+}
+
+/// Runs `service_main` as the Windows service `name` (the name it was installed under,
+/// `sc create NAME binPath= ...`), and returns its exit code once the service has stopped.
+/// Call it first thing in `main`, and return from `main` after it.
+///
+/// `service_main` is the service: it runs until shutdown is requested (wait for it with
+/// [`wait_for_shutdown`] or [`shutdown_signal`]), drains, and returns the exit code. The
+/// service control manager's STOP, PRESHUTDOWN and SHUTDOWN request the shutdown
+/// ([`ExitReason::ServiceControl`]) as SIGTERM does, through the same [`ShutdownPolicy`]: in
+/// notify mode the waiters wake and the grace period runs; in exit mode the hooks run at once
+/// and the process ends. Meanwhile the service reports `SERVICE_STOP_PENDING` every second
+/// with a new checkpoint and a wait hint of what the policy still allows (the rest of the
+/// grace period and the hook deadline). When `service_main` returns, the exit hooks run and
+/// the service reports `SERVICE_STOPPED` with the code (0, or `ERROR_SERVICE_SPECIFIC_ERROR`
+/// with the code as the service-specific code); a process ended by the grace period or the
+/// hook deadline reports `SERVICE_STOPPED` before it ends.
+///
+/// Started outside the service control manager (from a console, for debugging), and on every
+/// other platform, it runs `service_main` as an ordinary program and returns its code (under
+/// systemd, see [`notify_ready`]).
+///
+/// # Errors
+///
+/// Windows: when the service control manager refuses the service (an invalid `name`, or its
+/// handler cannot be registered).
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     safe_exit::set_shutdown_policy(
+///         safe_exit::ShutdownPolicy::notify()
+///             .grace_period(std::time::Duration::from_secs(20))
+///             .hook_deadline(std::time::Duration::from_secs(5)),
+///     )
+///     .expect("signal handling");
+///     let code = safe_exit::run_service("my-service", || {
+///         // ... start serving ...
+///         safe_exit::wait_for_shutdown();
+///         // ... drain ...
+///         0
+///     });
+///     std::process::ExitCode::from(code.map_or(1, |c| c as u8))
+/// }
+/// ```
+pub fn run_service<F>(name: &str, service_main: F) -> std::io::Result<i32>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    ending::run_service(name, Box::new(service_main))
 }
 
 /// Tells systemd that the service is ready (`READY=1` to `$NOTIFY_SOCKET`, for

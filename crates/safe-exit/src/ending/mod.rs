@@ -162,6 +162,88 @@ fn tell_stopping(told_ready: bool, budget: Option<Duration>) {
     }
 }
 
+/// [`crate::run_service`]: the platform runs the service, and calls back here for what the
+/// core does (a stop request, the hooks before the service reports that it stopped, the
+/// time a stop may still take).
+pub(crate) fn run_service(
+    name: &str,
+    service_main: Box<dyn FnOnce() -> i32 + Send>,
+) -> std::io::Result<i32> {
+    if let Err(e) = install(ConfigFlag::DEFAULT, false) {
+        sys::report(&format!(
+            "{}; the service runs without signal handling",
+            with_causes(&e)
+        ));
+    }
+    let core = sys::ServiceCore {
+        stop: service_stop,
+        finish: finish_service,
+        budget: stop_budget,
+    };
+    sys::run_service(name, service_main, core)
+}
+
+/// The service control manager asked the service to stop (`control`: STOP, SHUTDOWN or
+/// PRESHUTDOWN): a shutdown request, as SIGTERM is, but made on the manager's thread, which
+/// must not wait: in exit mode the hooks run on the supervisor's thread, which then ends the
+/// process.
+fn service_stop(control: u32) {
+    let reason = ExitReason::ServiceControl(control);
+    let p = state::process();
+    let mut st = p.lock();
+    let wakers = st.request(reason, Instant::now(), None);
+    drop(st);
+    sys::set_started();
+    let first = wakers.is_some();
+    wake(p, wakers);
+    if first {
+        start_supervisor(p);
+    }
+}
+
+/// The service's main function returned: the hooks run now, on this thread, before the
+/// service reports that it stopped (or, if another trigger runs them, this waits for them).
+fn finish_service() {
+    let p = state::process();
+    let me = sys::current_thread();
+    let mut st = p.lock();
+    let reason = st.request.map_or(ExitReason::Exit, |(r, _)| r);
+    match st.begin(reason, me) {
+        Begin::Won => {
+            let wakers = st.drain();
+            drop(st);
+            sys::set_started();
+            wake(p, wakers);
+            run_hooks(p);
+        }
+        Begin::InProgress(_) => {
+            drop(st);
+            wait_done(p, me);
+        }
+        Begin::Done(_) => {}
+    }
+}
+
+/// What a stop may still take under the policy in force: the rest of the grace period (none
+/// in exit mode), then the hook deadline; `None` when that is unbounded.
+fn stop_budget() -> Option<Duration> {
+    let st = state::process().lock();
+    let hooks = st.policy.hook_deadline?;
+    if st.phase != Phase::Idle {
+        let left = st
+            .started_at
+            .map_or(hooks, |at| hooks.saturating_sub(at.elapsed()));
+        return Some(left);
+    }
+    if !st.policy.notify {
+        return Some(hooks);
+    }
+    let grace_left = st
+        .grace_deadline()?
+        .saturating_duration_since(Instant::now());
+    grace_left.checked_add(hooks)
+}
+
 /// [`crate::notify_ready`].
 pub(crate) fn notify_ready() -> std::io::Result<bool> {
     let sent = sys::notify("READY=1")?;

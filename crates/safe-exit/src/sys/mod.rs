@@ -19,6 +19,9 @@
 //! - `handled_signals(flags)`: the signal numbers `install` would handle.
 //! - `notify(state) -> io::Result<bool>`: systemd's notification (`$NOTIFY_SOCKET`); `Ok(false)`
 //!   where it is not set or has no meaning.
+//! - `ServiceCore { stop, finish, budget }` and `run_service(name, main, core)`: run `main` as
+//!   a Windows service, calling the core's `stop(control)` for STOP/SHUTDOWN/PRESHUTDOWN and
+//!   `finish()` after `main` returns; elsewhere `main` runs as the program.
 //!
 //! safe_kill: see `kill` in each platform module.
 

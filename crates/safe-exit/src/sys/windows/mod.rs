@@ -4,10 +4,12 @@
 mod console;
 mod job;
 mod kill;
+mod service;
 mod signal;
 
 pub(crate) use job::{die_with_parent, prepare_for_spawn};
 pub(crate) use kill::*;
+pub(crate) use service::{run_service, ServiceCore};
 pub(crate) use signal::*;
 
 /// The signals whose default action stops a process, beside SIGSTOP: none here.
