@@ -133,19 +133,43 @@
 //!
 //! | supervisor | stop signal | time before SIGKILL | set it with |
 //! |---|---|---|---|
-//! | Kubernetes | SIGTERM (after the `preStop` hook) | 30 s | `terminationGracePeriodSeconds` |
-//! | systemd | SIGTERM (`KillSignal=`) | 90 s | `TimeoutStopSec=` |
+//! | Kubernetes | SIGTERM (after the `preStop` hook) | 30 s, from the start of termination, the hook included | `terminationGracePeriodSeconds` |
+//! | systemd | SIGTERM (`KillSignal=`) | 90 s | `TimeoutStopSec=` (extended by `EXTEND_TIMEOUT_USEC=`, below) |
 //! | `docker stop` | SIGTERM, or the image's `STOPSIGNAL` | 10 s | `docker stop -t`, `stop_grace_period` (compose) |
 //!
 //! - Set the grace period plus the hook deadline **below** the supervisor's limit, so that
-//!   the hooks finish before SIGKILL: for example `grace_period(20 s)` and
-//!   `hook_deadline(5 s)` under Kubernetes' 30 s.
+//!   the hooks finish before SIGKILL: the grace period counts from the signal.
+//! - **Kubernetes** removes a terminating pod from its Services' endpoints asynchronously:
+//!   load balancers and other nodes keep sending it requests for a few seconds after SIGTERM.
+//!   [`ShutdownPolicy::pre_drain_delay`] keeps serving through that: [`shutdown_phase`] is
+//!   [`ShutdownPhase::Announced`] at once (fail the readiness probe from then on), and the
+//!   drain starts after the delay. It replaces the usual `preStop: sleep 5`. For
+//!   `terminationGracePeriodSeconds: 40`:
+//!
+//!   ```no_run
+//!   # use std::time::Duration;
+//!   safe_exit::set_shutdown_policy(
+//!       safe_exit::ShutdownPolicy::notify()
+//!           .pre_drain_delay(Duration::from_secs(5)) // readiness period × failure threshold, and some
+//!           .grace_period(Duration::from_secs(30))   // from SIGTERM, the 5 s included
+//!           .hook_deadline(Duration::from_secs(5)),  // 35 s < 40 s
+//!   )?;
+//!   # Ok::<(), safe_exit::Error>(())
+//!   ```
+//! - **systemd**: for `Type=notify`, call [`notify_ready`] once the service is ready. When
+//!   shutdown starts, safe-exit then sends `STOPPING=1` and `EXTEND_TIMEOUT_USEC=` with what
+//!   the policy still allows (grace period + hook deadline + 1 s), so a drain that is on
+//!   schedule is not SIGKILLed at `TimeoutStopSec=`; with no grace period or no hook deadline
+//!   nothing is extended and `TimeoutStopSec=` stands. With `KillMode=control-group` (the
+//!   default) every process of the service gets SIGTERM at once; `KillMode=mixed` lets the
+//!   main process stop its children itself (see [`own`] and [`safe_kill_all`]).
+//! - **Docker**: `docker stop` waits 10 s: keep grace + hooks below it, or raise it
+//!   (`docker stop -t 40`, compose's `stop_grace_period: 40s`).
+//! - **Windows services**: [`run_service`] answers the service control manager's STOP,
+//!   PRESHUTDOWN and SHUTDOWN through the same policy.
 //! - Ending by SIGTERM (the default) is what supervisors expect: systemd counts a service
 //!   killed by SIGTERM as cleanly stopped, Kubernetes and Docker only record it. Use
 //!   `exit_by_signal(false)` if your supervisor wants exit code 0.
-//! - systemd: with `KillMode=control-group` (the default) every process of the service gets
-//!   SIGTERM at once; use `KillMode=mixed` to let the main process stop its children itself
-//!   (see [`safe_kill_all`]).
 //! - **PID 1**: in a container without an init (`docker run` without `--init`), your program
 //!   is PID 1, which the kernel protects from signals it has no handler for. safe-exit
 //!   installs handlers, so SIGTERM works; after the hooks it ends with `_exit(128 + signal)`
@@ -484,9 +508,8 @@ pub fn shutdown_requested() -> bool {
 /// use safe_exit::{shutdown_phase, ShutdownPhase};
 ///
 /// // GET /ready
-/// fn ready() -> u16 {
-///     if shutdown_phase() == ShutdownPhase::Running { 200 } else { 503 }
-/// }
+/// let status = if shutdown_phase() == ShutdownPhase::Running { 200 } else { 503 };
+/// # let _ = status;
 /// ```
 pub fn shutdown_phase() -> ShutdownPhase {
     ending::phase()
