@@ -45,7 +45,8 @@ use crate::{Pid, Signal};
 ///     .timeout(Duration::from_millis(500)) // how long it may take
 ///     .force_kill(true)                   // then SIGKILL
 ///     .group(false);                      // just this process
-/// assert_eq!(opts, KillOptions::new().signal(libc::SIGINT).timeout(Duration::from_millis(500)));
+/// // A raw number, as the original package takes it: SIGINT is 2 everywhere.
+/// assert_eq!(opts, KillOptions::new().signal(2).timeout(Duration::from_millis(500)));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KillOptions {
@@ -331,11 +332,11 @@ pub fn safe_kill(pid: u32) -> Result<KillOutcome, KillError> {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use safe_exit::{safe_kill_with, KillOptions, KillOutcome};
+/// use safe_exit::{safe_kill_with, KillOptions, KillOutcome, Signal};
 ///
 /// # let pid = 12345;
 /// // Ask with SIGINT, give it 10 s, never force.
-/// let opts = KillOptions::new().signal(libc::SIGINT).timeout(Duration::from_secs(10)).force_kill(false);
+/// let opts = KillOptions::new().signal(Signal::INT).timeout(Duration::from_secs(10)).force_kill(false);
 /// if safe_kill_with(pid, &opts)? == KillOutcome::StillRunning {
 ///     eprintln!("pid {pid} is still draining");
 /// }
