@@ -134,7 +134,7 @@ fn report(cli: &KillArgs, results: &[Result<KillOutcome, KillError>], name: &str
                     _ if cli.json => {}
                     _ => {
                         invalid_signal_said |= matches!(e, KillError::InvalidSignal { .. });
-                        eprintln!("{name}: {}", json::with_causes(e));
+                        crate::message::say(&format!("{name}: {}", json::with_causes(e)));
                     }
                 }
             }

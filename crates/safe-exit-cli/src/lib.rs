@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod json;
 mod kill;
+mod message;
 mod parse;
 mod run;
 mod usage;

@@ -14,7 +14,10 @@ pub(crate) fn parse<P: Parser>(name: &str, hint: &str) -> Result<P, ExitCode> {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
-        eprintln!("{name}: {}", one_line(&e.render().to_string(), hint));
+        crate::message::say(&format!(
+            "{name}: {}",
+            one_line(&e.render().to_string(), hint)
+        ));
         ExitCode::from(2)
     })
 }

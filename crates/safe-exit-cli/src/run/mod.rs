@@ -56,7 +56,11 @@
 //!   container). Without it, what COMMAND leaves is still reaped and waited for, but cannot
 //!   be signalled: the wrapper exits when it has ended by itself.
 //! - A process blocked in the kernel (state D) ends only when its I/O returns; the wrapper
-//!   waits for it.
+//!   waits for it. So it does for a leftover it may not signal (a setuid program started
+//!   under a wrapper that is not root): it cannot stop it, and waits for it to end.
+//! - The wrapper's few messages (COMMAND could not be started; what the deadline killed) go
+//!   to stderr only if it takes them within 100 ms: a full pipe that nobody reads, or a
+//!   closed one, never blocks or crashes the wrapper; the message is lost.
 //! - If the wrapper itself is killed with SIGKILL, outside a PID namespace COMMAND is left
 //!   running (as PID 1, the kernel ends the namespace).
 //!

@@ -218,3 +218,29 @@ fn a_member_cleaning_up_after_term_is_waited_for() {
     done.assert_once("cleaned");
     assert_eq!(done.stderr, "", "{done}");
 }
+
+/// A leftover whose main thread has exited while another thread runs (`pthread_exit`: its
+/// `/proc` state is `Z`, yet it runs) is still a leftover: it gets the stop signal, ends, and
+/// the wrapper exits with COMMAND's status instead of waiting for it for ever. (The program is
+/// Python calling `pthread_exit` from its main thread through ctypes.)
+#[test]
+fn a_leftover_whose_main_thread_exited_is_still_stopped() {
+    const HALF_DEAD: &str = "import ctypes, threading, time\n\
+                             threading.Thread(target=lambda: time.sleep(3600)).start()\n\
+                             print('ready', flush=True)\n\
+                             ctypes.CDLL(None).pthread_exit(None)\n";
+    let script = format!(
+        "python3 -c \"{HALF_DEAD}\" & echo left $!; read x; \
+         while [ \"$(cut -d' ' -f3 /proc/$!/stat)\" != Z ]; do sleep 0.01; done; exit 6"
+    );
+    let mut wrapper = run(&["--grace", "30s", "--", "sh", "-c", &script]);
+    let _tree = KillTreeOnDrop::new(wrapper.pid());
+    let left: i32 = wrapper.expect_value("left ");
+    let _guard = KillOnDrop::new(&[left]);
+    wrapper.ready();
+    wrapper.close_stdin();
+    // Far within the 30 s grace period: the TERM reached it.
+    let done = finish(wrapper);
+    done.assert_code(6);
+    assert!(is_gone(left), "the half-dead leftover still runs");
+}

@@ -1,13 +1,16 @@
 //! `safe-exit run`: its exit status, usage errors, stdio passed through, the help, and the
 //! signal state COMMAND starts with.
 
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use safe_exit_tests::{command, command_in_new_session, output_within, Child};
+use safe_exit_tests::{
+    command, command_in_new_session, output_within, pidfd_open, pidfd_wait, Child, WATCHDOG,
+};
 
-use crate::common::{lines, run, run_command, TempDir, SAFE_EXIT};
+use crate::common::{lines, run, run_command, KillTreeOnDrop, TempDir, SAFE_EXIT};
 
 /// The status is COMMAND's: its exit code, or 128 + the signal that ended it. Nothing is
 /// written on stdout or stderr.
@@ -296,4 +299,88 @@ fn without_a_terminal_the_command_leads_a_session_of_its_own() {
     // SAFETY: kill on the wrapper, our child, not reaped yet.
     unsafe { libc::kill(child.pid(), libc::SIGHUP) };
     child.finish().assert_code(3);
+}
+
+/// A pipe: (read end, write end).
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors, which nothing else owns.
+    unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
+/// Runs `safe-exit run ARGS` with stderr on `stderr` (stdin and stdout /dev/null), and
+/// returns its exit code, which must come within the watchdog.
+fn code_with_stderr(args: &[&str], stderr: OwnedFd) -> Option<i32> {
+    let mut cmd = run_command(args);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(stderr));
+    let mut child = cmd.spawn().expect("start the wrapper");
+    let _tree = KillTreeOnDrop::new(child.id() as i32);
+    let pidfd = pidfd_open(child.id() as i32).expect("pidfd");
+    assert!(
+        pidfd_wait(pidfd.as_fd(), WATCHDOG),
+        "the wrapper did not end within {WATCHDOG:?}"
+    );
+    child.wait().unwrap().code()
+}
+
+/// COMMAND for the two tests below: ignores TERM, has the wrapper sent TERM, and sleeps: the
+/// wrapper must SIGKILL it after the grace period and say so on stderr.
+const STUBBORN: &[&str] = &[
+    "--grace",
+    "200ms",
+    "--",
+    "sh",
+    "-c",
+    "trap '' TERM; kill -TERM $PPID; sleep 5",
+];
+
+/// stderr a closed pipe: a message cannot be written, which must not crash the wrapper
+/// (Rust ignores SIGPIPE, so the write fails; `eprintln!` would panic, status 101): the
+/// statuses stay 127 and 137.
+#[test]
+fn a_closed_stderr_changes_no_status() {
+    let (read, write) = pipe();
+    drop(read);
+    assert_eq!(
+        code_with_stderr(&["--", "safe-exit-no-such-command"], write),
+        Some(127)
+    );
+    let (read, write) = pipe();
+    drop(read);
+    assert_eq!(code_with_stderr(STUBBORN, write), Some(137));
+}
+
+/// stderr a full pipe that nobody reads (a stalled log collector): the message is dropped,
+/// and the wrapper still kills, reaps and exits with 137 instead of blocking for good.
+#[test]
+fn a_full_stderr_does_not_block_the_wrapper() {
+    let (read, write) = pipe();
+    // SAFETY: fcntl on our own descriptor; write from a local buffer until the pipe is full.
+    unsafe {
+        let flags = libc::fcntl(write.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(write.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let page = [b'x'; 4096];
+        while libc::write(write.as_raw_fd(), page.as_ptr().cast(), page.len()) > 0 {}
+        libc::fcntl(write.as_raw_fd(), libc::F_SETFL, flags);
+    }
+    assert_eq!(code_with_stderr(STUBBORN, write), Some(137));
+    drop(read);
+}
+
+/// An executable script without `#!` runs under /bin/sh, as from a shell (glibc's execvp does
+/// this itself; the static musl build's does not, so the wrapper does).
+#[test]
+fn a_script_without_a_shebang_runs_under_sh() {
+    let dir = TempDir::new("noshebang");
+    let script = dir.0.join("plain-script");
+    std::fs::write(&script, "echo \"ran with $1\"\nexit 4\n").unwrap();
+    std::fs::set_permissions(&script, PermissionsExt::from_mode(0o755)).unwrap();
+    let done = run(&["--", script.to_str().unwrap(), "an-argument"]).finish();
+    done.assert_code(4);
+    assert_eq!(done.stdout, ["ran with an-argument"], "{done}");
 }

@@ -15,7 +15,7 @@ use safe_exit_tests::{
     cannot_run, command_with, parent_of, pidfd_open, pidfd_wait, wait_stopped, KillOnDrop, WATCHDOG,
 };
 
-use crate::common::{KillTreeOnDrop, SAFE_EXIT};
+use crate::common::{wait_until, KillTreeOnDrop, SAFE_EXIT};
 
 /// The master side of a pseudo-terminal, and everything read from it so far.
 struct Pty {
@@ -292,4 +292,74 @@ fn with_stdin_elsewhere_the_command_stays_in_the_terminals_session() {
     pty.wait_for("tty-ok", |l| l.contains("tty-ok").then_some(()));
     pty.wait_for("done", |l| (l == "done").then_some(()));
     assert_eq!(shell.code(), Some(0));
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_ascii_whitespace().collect())
+        .unwrap_or_default();
+    // Fields 14 and 15, counted from 1 with pid and comm: 11 and 12 after comm.
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    tick(11) + tick(12)
+}
+
+/// COMMAND reads the terminal from the background while the wrapper's own group is orphaned
+/// (its parent shell is gone), so nothing can stop and continue the wrapper as a job: COMMAND
+/// stays stopped by SIGTTIN, as a background job does, instead of being resumed into
+/// another SIGTTIN in a loop that burns both CPUs.
+#[test]
+fn a_background_read_in_an_orphaned_group_stays_stopped_without_spinning() {
+    let script = format!(
+        "set -m; sh -c '\"$0\" run -- cat <&3 & echo wrapper $!' '{SAFE_EXIT}' 3<&0; \
+         sleep 1000"
+    );
+    let (pty, _shell) = Pty::start("sh", &["-c", &script], &[]);
+    let wrapper = pty.wait_value("wrapper ");
+    let _tree = KillTreeOnDrop::new(wrapper);
+    let first_child = || {
+        std::fs::read_to_string(format!("/proc/{wrapper}/task/{wrapper}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next()?.parse::<i32>().ok())
+    };
+    wait_until("the wrapper to start cat", || first_child().is_some());
+    let cat = first_child().unwrap();
+    let _guard = KillOnDrop::new(&[cat]);
+    wait_stopped(cat);
+    let before = cpu_ticks(wrapper) + cpu_ticks(cat);
+    // An observation window, not a wait for an event: in a loop both would be busy in it.
+    std::thread::sleep(Duration::from_millis(500));
+    let spent = cpu_ticks(wrapper) + cpu_ticks(cat) - before;
+    assert_eq!(state(cat), 'T', "cat is resumed in the background");
+    assert!(spent < 10, "{spent} ticks of CPU in 0.5 s: spinning");
+}
+
+/// COMMAND moves itself into another process group (here the wrapper's, from which signals to
+/// COMMAND's own group no longer reach it): a termination signal still reaches it.
+#[test]
+fn a_command_that_left_its_group_still_gets_the_signals() {
+    let python = "import os, signal, time\n\
+                  signal.signal(15, lambda *a: (print('got TERM', flush=True), os._exit(0)))\n\
+                  os.setpgid(0, os.getpgid(os.getppid()))\n\
+                  print('moved', flush=True)\n\
+                  time.sleep(30)\n";
+    let script = format!(
+        "'{SAFE_EXIT}' run --grace 20s -- python3 -c \"{python}\" < /dev/null & echo wrapper $!; \
+         wait $!; echo rc=$?; sleep 1000"
+    );
+    let (pty, _shell) = Pty::start("sh", &["-c", &script], &[]);
+    let wrapper = pty.wait_value("wrapper ");
+    let _tree = KillTreeOnDrop::new(wrapper);
+    pty.wait_for("moved", |l| (l == "moved").then_some(()));
+    // SAFETY: kill on the wrapper, alive (the shell waits for it).
+    unsafe { libc::kill(wrapper, libc::SIGTERM) };
+    pty.wait_for("got TERM", |l| (l == "got TERM").then_some(()));
+    assert_eq!(pty.wait_value("rc="), 0);
 }

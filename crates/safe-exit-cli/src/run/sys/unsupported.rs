@@ -5,11 +5,11 @@ use super::super::Config;
 
 /// Says that `run` is not supported here; exit status 2.
 pub(crate) fn run(config: &Config) -> u8 {
-    eprintln!(
+    crate::message::say(&format!(
         "safe-exit: cannot run {:?}: safe-exit run is not supported on {}: it needs unix \
          signals, process groups and a way to reap orphans (Linux, FreeBSD, macOS)",
         config.command[0],
         std::env::consts::OS
-    );
+    ));
     2
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use safe_exit::Signal;
 
 use super::super::Config;
+use crate::message::say;
 use crate::parse;
 use descendants::Descendants;
 use signals::Signals;
@@ -33,7 +34,9 @@ pub(crate) fn run(config: &Config) -> u8 {
     let signals = match Signals::take() {
         Ok(signals) => signals,
         Err(e) => {
-            eprintln!("safe-exit: cannot block the signals it forwards: {e}");
+            say(&format!(
+                "safe-exit: cannot block the signals it forwards: {e}"
+            ));
             return 126;
         }
     };
@@ -57,7 +60,10 @@ pub(crate) fn run(config: &Config) -> u8 {
             if let (true, Some(t)) = (foreground, &terminal) {
                 t.give(my_group);
             }
-            eprintln!("safe-exit: cannot run {:?}: {e}", config.command[0]);
+            say(&format!(
+                "safe-exit: cannot run {:?}: {e}",
+                config.command[0]
+            ));
             return if e.kind() == io::ErrorKind::NotFound {
                 127
             } else {
@@ -209,14 +215,19 @@ impl Supervisor<'_> {
 
     /// `sig` to COMMAND's group (`--no-group`: to COMMAND), which must not have been reaped.
     fn to_child(&self, sig: i32) {
-        let target = if self.config.group {
-            -self.child
-        } else {
-            self.child
-        };
-        // SAFETY: kill on COMMAND (or its group), not reaped yet, so its pid (the group's
-        // id) still names it; never 0 or -1.
-        unsafe { libc::kill(target, sig) };
+        // SAFETY: kill and getpgid on COMMAND (or its group), not reaped yet, so its pid (the
+        // group's id) still names it; never 0 or -1.
+        unsafe {
+            if !self.config.group {
+                libc::kill(self.child, sig);
+                return;
+            }
+            libc::kill(-self.child, sig);
+            // COMMAND moved to another group (setpgid): it is still COMMAND, and gets it too.
+            if libc::getpgid(self.child) != self.child {
+                libc::kill(self.child, sig);
+            }
+        }
     }
 
     /// Starts the grace period, or keeps the one running if it ends sooner.
@@ -260,26 +271,28 @@ impl Supervisor<'_> {
                 libc::kill(self.child, libc::SIGKILL);
             }
             self.descendants.kill();
-            eprintln!(
+            say(&format!(
                 "safe-exit: {program} still running {grace} after {after}: killed it and what \
                  it started with SIGKILL"
-            );
+            ));
         } else {
             // None found: they ended just now, or cannot be found (no /proc): nothing to say.
             let n = self.descendants.kill();
             if n > 0 {
-                eprintln!(
+                say(&format!(
                     "safe-exit: {n} process(es) left by {program} still running {grace} after \
                      {after}: killed with SIGKILL"
-                );
+                ));
             }
         }
     }
 
     /// COMMAND was stopped by `sig`. By the terminal (TSTP, TTIN, TTOU) and with one: do
     /// what a shell does, take the terminal back, and stop the wrapper's own job the same
-    /// way so that the shell above sees it stopped; once continued (or at once, where
-    /// nothing can continue the wrapper), resume COMMAND.
+    /// way so that the shell above sees it stopped; once continued, resume COMMAND. Where
+    /// nothing can continue the wrapper (its group is orphaned): after Ctrl-Z (TSTP) at
+    /// once; after TTIN or TTOU (COMMAND read or wrote the terminal from the background) not
+    /// until a SIGCONT, since it would only stop again.
     fn child_stopped(&mut self, sig: i32) {
         if !matches!(sig, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
             return; // a SIGSTOP from someone: theirs to continue
@@ -295,7 +308,13 @@ impl Supervisor<'_> {
             unsafe { libc::killpg(self.my_group, sig) };
             self.signals.stop_by(sig);
             // Continued (fg, bg): that SIGCONT is handled here.
-            self.signals.take_pending(libc::SIGCONT);
+            let continued = self.signals.take_pending(libc::SIGCONT);
+            if !continued && sig != libc::SIGTSTP {
+                // Nothing can continue the wrapper (its group is orphaned) and COMMAND wants
+                // the terminal from the background: resumed, it would only stop again, in a
+                // loop. It stays stopped, as a background job does, until a SIGCONT.
+                return;
+            }
         }
         self.resume_child();
     }

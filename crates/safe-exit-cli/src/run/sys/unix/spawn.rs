@@ -30,6 +30,48 @@ pub(super) fn spawn(
     foreground: bool,
     no_terminal: bool,
 ) -> io::Result<i32> {
+    match spawn_as_is(command, inherited, foreground, no_terminal) {
+        // An executable file that is no program (a script without `#!`): run it with
+        // /bin/sh, as shells and glibc's execvp do (musl's does not).
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
+            let Some(path) = resolve(&command[0]) else {
+                return Err(e);
+            };
+            let mut with_sh = vec![OsString::from("/bin/sh"), path.into_os_string()];
+            with_sh.extend_from_slice(&command[1..]);
+            spawn_as_is(&with_sh, inherited, foreground, no_terminal)
+        }
+        other => other,
+    }
+}
+
+/// Where `program` is found, as `execvp` finds it: itself if it holds a `/`, else the first
+/// executable file of that name in `$PATH`.
+fn resolve(program: &OsString) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let is_executable = |p: &std::path::Path| {
+        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: access with a NUL-terminated path; nothing is written.
+        p.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+    };
+    if program.as_bytes().contains(&b'/') {
+        return Some(program.into());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+}
+
+/// [`spawn`] without the /bin/sh fallback.
+fn spawn_as_is(
+    command: &[OsString],
+    inherited: Inherited,
+    foreground: bool,
+    no_terminal: bool,
+) -> io::Result<i32> {
     #[cfg(all(target_os = "linux", target_env = "musl"))]
     if !foreground && !inherited.chld_ignored {
         return vfork::spawn(command, &inherited, no_terminal);

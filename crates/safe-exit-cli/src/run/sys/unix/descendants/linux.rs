@@ -34,16 +34,26 @@ pub(in super::super) struct Descendants {
 }
 
 /// The fields of `/proc/PID/stat` the walk needs: parent, process group, state, start time.
+/// The state is the main thread's: a process whose main thread has exited
+/// (`pthread_exit`) while others run shows `Z`; it is reported as running (`R`) then, from
+/// its thread count.
 fn stat(pid: i32) -> Option<(i32, i32, char, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
     let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgid = fields.next()?.parse().ok()?;
-    // Field 22, starttime: 17 fields after pgrp (field 5).
-    let start = fields.nth(16)?.parse().ok()?;
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // Fields 3 (state), 4 (ppid), 5 (pgrp), 20 (num_threads), 22 (starttime), counted from
+    // 1 with pid and comm: here from 0 after comm.
+    let state = fields.first()?.chars().next()?;
+    let ppid = fields.get(1)?.parse().ok()?;
+    let pgid = fields.get(2)?.parse().ok()?;
+    let threads: u64 = fields.get(17)?.parse().ok()?;
+    let start = fields.get(19)?.parse().ok()?;
+    let state = if state == 'Z' && threads > 1 {
+        'R'
+    } else {
+        state
+    };
     Some((ppid, pgid, state, start))
 }
 
