@@ -23,3 +23,4 @@ mod kill_console;
 mod kill_force;
 mod kill_window;
 mod own;
+mod service;

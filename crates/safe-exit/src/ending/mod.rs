@@ -616,7 +616,11 @@ fn effective(p: &Process, reason: ExitReason) -> ExitReason {
 fn end(reason: ExitReason) -> ! {
     sys::set_ending();
     match reason {
-        ExitReason::Requested(code) => std::process::exit(code),
+        ExitReason::Requested(code) => {
+            // A Windows service says it stopped, with this code, before the process goes.
+            sys::report_service_stopped(code);
+            std::process::exit(code)
+        }
         _ => end_now(reason),
     }
 }

@@ -22,6 +22,7 @@
 //! - `ServiceCore { stop, finish, budget }` and `run_service(name, main, core)`: run `main` as
 //!   a Windows service, calling the core's `stop(control)` for STOP/SHUTDOWN/PRESHUTDOWN and
 //!   `finish()` after `main` returns; elsewhere `main` runs as the program.
+//!   `report_service_stopped(code)`: the process is about to `exit(code)`; a service says so.
 //!
 //! safe_kill: see `kill` in each platform module.
 

@@ -126,3 +126,6 @@ pub(crate) fn run_service(
 ) -> std::io::Result<i32> {
     Ok(service_main())
 }
+
+/// No service control manager here: nothing to report.
+pub(crate) fn report_service_stopped(_code: i32) {}

@@ -24,3 +24,9 @@ pub(crate) fn process_id() -> u32 {
 pub(crate) fn notify(_state: &str) -> std::io::Result<bool> {
     Ok(false)
 }
+
+/// Reports `SERVICE_STOPPED` with `code` if this process is a service that has not yet (the
+/// process is about to end with `exit(code)`).
+pub(crate) fn report_service_stopped(code: i32) {
+    service::report_stopped(code as u32);
+}

@@ -32,8 +32,8 @@ use windows_sys::Win32::System::Console::{
 use windows_sys::Win32::System::Threading::ExitProcess;
 use windows_sys::Win32::UI::WindowsAndMessaging::{ShowWindow, SW_HIDE};
 
-use super::console;
 use super::kill::{SIGBREAK, SIGINT, SIGTERM};
+use super::{console, service};
 use crate::{ConfigFlag, ExitReason, Signal};
 
 /// The flags in force, for the handler.
@@ -207,14 +207,19 @@ pub(crate) fn end_after_exit(_reason: ExitReason) -> bool {
 }
 
 /// Ends the process the way `reason` says: after Ctrl-C, Ctrl-Break or a console event with
-/// `STATUS_CONTROL_C_EXIT` (0xC000013A), as Windows' own default handler does.
+/// `STATUS_CONTROL_C_EXIT` (0xC000013A), as Windows' own default handler does; a service
+/// with the code its main function returned, or 0 after a stop the manager asked for (and
+/// it reports `SERVICE_STOPPED` with that code first).
 pub(crate) fn end_now(reason: ExitReason) -> ! {
     let code = match reason {
         ExitReason::Signal(_) | ExitReason::ConsoleEvent(_) => STATUS_CONTROL_C_EXIT as u32,
         ExitReason::Requested(code) => code as u32,
-        // Hooks that overran their deadline at a normal exit: `main`'s code is not known here.
-        _ => 1,
+        ExitReason::ServiceControl(_) => service::main_code().unwrap_or(0),
+        // Hooks that overran their deadline at a normal exit: `main`'s code is not known here
+        // (unless `main` is a service's).
+        _ => service::main_code().unwrap_or(1),
     };
+    service::report_stopped(code);
     // SAFETY: ExitProcess has no preconditions.
     unsafe { ExitProcess(code) }
 }
