@@ -7,7 +7,8 @@
 //!
 //! - `wait`, `wait-slow`: blocks until the process is ended from outside;
 //! - `return`: returns from `main` with exit code 7;
-//! - `request`: calls `request_shutdown(5)`.
+//! - `request`: calls `request_shutdown(5)`;
+//! - `exit`: calls `std::process::exit(4)` (which skips the hooks on Windows: documented).
 
 #[cfg(windows)]
 fn main() -> std::process::ExitCode {
@@ -70,6 +71,7 @@ mod imp {
                 say("request_shutdown returned");
                 ExitCode::from(1)
             }
+            "exit" => std::process::exit(4),
             _ => park_forever(),
         }
     }
