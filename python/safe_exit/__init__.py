@@ -60,9 +60,26 @@ Limitations
   die and leave the child running).
 - Functions registered after the registered functions have run (from another thread, late in
   shutdown) are not run, as with ``atexit``.
-- Windows is not tested: there SIGINT, SIGTERM and SIGBREAK go through the same Python
-  handlers and the process exits with status 128 + signal; console close, logoff and shutdown
-  events are not handled yet.
+
+Windows
+-------
+Built and type-checked there, but not run: no test runs a Windows CPython (see the README).
+
+- Ctrl-C, Ctrl-Break (``ConfigFlag.SIGBREAK``) and the console close, logoff and shutdown
+  events (``CTRL_CLOSE``, ``CTRL_LOGOFF``, ``CTRL_SHUTDOWN``) reach a process through console
+  control handlers, on a thread Windows creates for each event. The first ``register`` or
+  ``config`` passes the flags to the Rust core's ``config`` (which also does
+  ``AUTO_CREATE_CONSOLE`` and ``FORCE_HIDE_CONSOLE``): its handler takes these events, and a
+  core hook runs the registered functions once, on that thread, with the GIL, through the same
+  once-only routine as the ``atexit`` function. The core then ends the process with
+  ``STATUS_CONTROL_C_EXIT`` (0xC000013A); the main thread is not unwound first (for close,
+  logoff and shutdown Windows allows a few seconds in all). No Python handler is installed
+  for SIGINT or SIGBREAK; SIGTERM, which a Windows process can only raise itself, keeps the
+  Python handler and unwinds the main thread as on POSIX (exit status 128 + 15).
+- The core is configured once per process: a later ``config`` with other flags raises
+  ``RuntimeError`` there.
+- Once the interpreter's ``atexit`` functions have started, a console event no longer enters
+  the interpreter: it waits until the functions have run, then the process ends.
 """
 
 import _thread
@@ -140,6 +157,10 @@ def __dir__():
 
 
 _SIGINT = 2
+_SIGBREAK = 21  # Windows: Ctrl-Break, as the C runtime numbers it
+# On Windows the console events (Ctrl-C, Ctrl-Break, close, logoff, shutdown) go through the
+# Rust core's console control handler, not through Python's signal handlers.
+_WINDOWS = _os.name == "nt"
 # What `timeout_secs=None` ("no deadline") becomes: a hundred years.
 _NO_DEADLINE = 100 * 365 * 24 * 3600.0
 
@@ -177,8 +198,16 @@ def config(flag=None):
     ``DEFAULT_CONFIG``) adds SIGQUIT and SIGHUP on POSIX. ``config(ConfigFlag(0))`` leaves them
     to their default actions. Calling it again changes the configuration: the handlers of
     signals no longer chosen are put back as they were.
+
+    On Windows the flags go to the Rust core as they are: Ctrl-C always, Ctrl-Break
+    (``SIGBREAK``) and the console close, logoff and shutdown events by flag run the functions,
+    and ``AUTO_CREATE_CONSOLE`` and ``FORCE_HIDE_CONSOLE`` act on the console. The core is
+    configured once per process, so there a later call with other flags raises
+    ``RuntimeError``.
     """
     bits = _load_native().DEFAULT_CONFIG if flag is None else _flag_bits(flag)
+    # Windows: the core's console handler first, so that flags it refuses change nothing here.
+    _install_console(bits)
     global _wanted_bits
     with _lock:
         _wanted_bits = bits
@@ -212,7 +241,8 @@ def unregister(func):
 
 def exit_signal():
     """The signal the process is ending by, or ``None``. Meant for registered functions,
-    e.g. to skip a slow flush when interrupted."""
+    e.g. to skip a slow flush when interrupted. On Windows Ctrl-C is SIGINT and Ctrl-Break
+    SIGBREAK; the console close, logoff and shutdown events are no signal (``None``)."""
     return _exit_signal or None
 
 
@@ -222,6 +252,11 @@ def safe_kill(pid, kill_signal=None, timeout_secs=4, force_kill=True, silence=Tr
     Sends ``kill_signal`` (default SIGTERM) and SIGCONT, waits up to ``timeout_secs`` seconds
     (``None``: no deadline) for the process to end, then, with ``force_kill``, sends SIGKILL.
     The wait is notified by the kernel (pidfd on Linux), not polled.
+
+    On Windows it is the Rust core's way: SIGTERM posts WM_CLOSE to the target's visible
+    windows, or else sends Ctrl-C to its console (which it must not share with us); SIGINT is
+    Ctrl-C, SIGBREAK (21) Ctrl-Break, and SIGKILL and the forced end ``TerminateProcess``. Pass
+    these signal numbers, not ``signal.CTRL_C_EVENT``/``CTRL_BREAK_EVENT``.
 
     Returns a ``KillOutcome``: ``EXITED``, ``KILLED``, ``STILL_RUNNING`` (deadline passed,
     ``force_kill`` false) or ``NOT_RUNNING``. If signalling or waiting fails, returns ``None``
@@ -394,6 +429,9 @@ def _ensure_installed():
     global _owner_pid
     _owner_pid = _os.getpid()
     _set_up_once()
+    with _lock:
+        bits = _wanted_bits
+    _install_console(bits)
     try:
         _install_in_main_thread()
     except ValueError:
@@ -424,7 +462,7 @@ def _set_up_once():
         from . import _native
 
         _native.arm()
-        _atexit.register(_run_exit_functions)
+        _atexit.register(_run_exit_functions_at_exit if _WINDOWS else _run_exit_functions)
         if hasattr(_os, "register_at_fork"):
             _os.register_at_fork(
                 before=_before_fork,
@@ -432,6 +470,28 @@ def _set_up_once():
                 after_in_child=_after_fork_in_child,
             )
         _set_up = True
+
+
+def _install_console(bits):
+    """Windows: passes the ``ConfigFlag`` value ``bits`` as it is to the Rust core's ``config``,
+    whose console control handler then takes Ctrl-C, Ctrl-Break and the console events and runs
+    the registered functions through a core hook (`_run_exit_functions_on_console_event`).
+    Idempotent for the same bits; ``RuntimeError`` for others once the core is configured.
+    Any thread. Elsewhere nothing."""
+    if not _WINDOWS or bits is None:
+        return
+    _set_up_once()  # the `atexit` function first: it closes the console gate at exit
+    _load_native().install_console(bits)
+
+
+def _python_signals(signals):
+    """The signals of ``signals`` (those the configuration handles) that our Python handler
+    takes: all of them, except on Windows SIGINT and SIGBREAK, which are Ctrl-C and Ctrl-Break,
+    console events that the core's console control handler takes (it is called before the C
+    runtime's, which would turn them into Python signals): no second handler for them."""
+    if _WINDOWS:
+        return set(signals) - {_SIGINT, _SIGBREAK}
+    return set(signals)
 
 
 def _install_in_main_thread():
@@ -454,7 +514,7 @@ def _install_in_main_thread():
     from . import _native
 
     sig = _signal_module()
-    wanted = set(_native.handled_signals(bits))
+    wanted = _python_signals(_native.handled_signals(bits))
     for signum in sorted(set(_previous) - wanted):
         if sig.getsignal(signum) is _on_signal:
             previous = _previous[signum]
@@ -603,7 +663,7 @@ def _on_signal(signum, frame):
         if _exit_signal == 0:
             _exit_signal = signum
             _native_module().set_exit_signal(signum)
-        if frame is not None and frame.f_code is _run_exit_functions.__code__:
+        if frame is not None and frame.f_code in _EXIT_CODES:
             # The signal was pending when the exit routine started (an `atexit` function
             # before it blocked in C): raising here, before it marks itself running, would
             # make `atexit` swallow the exception and skip every function. They run now, and
@@ -673,6 +733,35 @@ def _run_exit_functions():
             _state = _DONE
         _flush_std_streams()
         _default_actions_from_now_on()
+
+
+def _run_exit_functions_at_exit():
+    """Windows: the `atexit` function. Closes the console gate first (from now on a console
+    event does not enter the interpreter, which will soon be finalizing; one already inside,
+    running the functions, is waited for, without the GIL), runs the functions unless that
+    event ran them, then lets a console event that waits for them end the process."""
+    native = _load_native()
+    native.close_console_gate()
+    try:
+        _run_exit_functions()
+    finally:
+        native.console_functions_done()
+
+
+def _run_exit_functions_on_console_event(signum):
+    """Windows: called by the core's hook on the console control thread that Windows created
+    for the event, with the GIL. ``signum`` is SIGINT (Ctrl-C), SIGBREAK (Ctrl-Break) or 0 (close,
+    logoff, shutdown). Runs the functions once, as the `atexit` function would (the same
+    routine and state); the core ends the process when this returns."""
+    global _exit_signal
+    with _lock:
+        if signum and _exit_signal == 0 and _state < _RUNNING:
+            _exit_signal = signum
+    _run_exit_functions()
+
+
+# The exit routine's frames: a signal pending when one starts must not raise there (`_on_signal`).
+_EXIT_CODES = frozenset({_run_exit_functions.__code__, _run_exit_functions_at_exit.__code__})
 
 
 def _default_actions_from_now_on():

@@ -1,5 +1,6 @@
 # The native module, built from crates/safe-exit-py. Private: use the `safe_exit` package.
 
+import sys
 from typing import NoReturn
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "set_exit_signal",
     "stop_owned",
 ]
+if sys.platform == "win32":
+    __all__ += ["close_console_gate", "console_functions_done", "install_console"]
 
 DEFAULT_CONFIG: int
 ALL_CONFIG: int
@@ -37,3 +40,9 @@ def disown(pid: int) -> bool: ...
 def stop_owned() -> None: ...
 def prepare_die_with_parent() -> None: ...
 def die_with_parent_in_child() -> None: ...
+
+if sys.platform == "win32":
+    # The console events through the Rust core's console control handler (console.rs).
+    def install_console(flags: int) -> None: ...
+    def close_console_gate() -> None: ...
+    def console_functions_done() -> None: ...

@@ -18,8 +18,10 @@
 //!   the Python handler recorded.
 //! - `schedule_install`: asks the main thread to install the Python signal handlers when the
 //!   first `register` happens in another thread (`signal.signal` only works in the main thread).
+//! - Windows only: `install_console`, `close_console_gate`, `console_functions_done`: the
+//!   console events through the core's console control handler (see `console.rs` and below).
 //!
-//! # Why the Python package does not use the core's exit hooks
+//! # Why the Python package does not use the core's exit hooks (except for Windows' console)
 //!
 //! The core's hooks run from the C `atexit` list, which CPython reaches after it has torn the
 //! interpreter down, so they cannot call Python functions; and its signal handlers run the
@@ -27,9 +29,19 @@
 //! Python main thread (`finally:` blocks, `with` exits) that Python programs rely on. The
 //! Python package therefore keeps its own function list and handlers, and takes from the core
 //! what does not depend on the interpreter: the signal selection and `safe_kill`.
+//!
+//! Windows' console events are the exception: Ctrl-C, Ctrl-Break and the close, logoff and
+//! shutdown events reach a process only through console control handlers, which Windows calls
+//! on a thread of its own, and for close, logoff and shutdown the process ends as soon as the
+//! handler returns. There the core's handler is the one (`safe_exit::config` with the
+//! package's flags), and one core hook runs the package's functions on that thread, with the
+//! GIL, then the core ends the process; the package's Python handlers keep only SIGTERM, which
+//! a Windows process can only raise itself.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
+#[cfg(windows)]
+mod console;
 mod sys;
 
 use std::time::Duration;
@@ -118,7 +130,9 @@ fn schedule_install() -> PyResult<()> {
 }
 
 /// `safe_exit::safe_kill_with`: sends `signal` (`None`: SIGTERM) to `pid`, waits up to
-/// `timeout` seconds, then (with `force_kill`) sends SIGKILL. Returns the core's
+/// `timeout` seconds, then (with `force_kill`) sends SIGKILL. (On Windows the core's way:
+/// SIGTERM is WM_CLOSE to the target's windows or else Ctrl-C on its console, SIGINT Ctrl-C,
+/// SIGBREAK Ctrl-Break, SIGKILL `TerminateProcess`.) Returns the core's
 /// `KillOutcome::as_str()`: `"exited"`, `"killed"`, `"still_running"` or `"not_running"`. The
 /// GIL is released while it waits.
 ///
@@ -273,6 +287,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(prepare_die_with_parent, m)?)?;
     #[cfg(unix)]
     m.add_function(wrap_pyfunction!(die_with_parent_in_child, m)?)?;
+    #[cfg(windows)]
+    {
+        m.add_function(wrap_pyfunction!(console::install_console, m)?)?;
+        m.add_function(wrap_pyfunction!(console::close_console_gate, m)?)?;
+        m.add_function(wrap_pyfunction!(console::console_functions_done, m)?)?;
+    }
     m.add("KillFailed", m.py().get_type::<KillFailed>())?;
     m.add("DEFAULT_CONFIG", ConfigFlag::DEFAULT.bits())?;
     m.add("ALL_CONFIG", ConfigFlag::all().bits())?;

@@ -93,3 +93,11 @@ extern "C" fn install_in_main_thread(_arg: *mut c_void) -> c_int {
     });
     0
 }
+
+/// Whether the interpreter is initialized (Windows: checked by a console control thread before
+/// it takes the GIL).
+#[cfg(windows)]
+pub(crate) fn interpreter_initialized() -> bool {
+    // SAFETY: `Py_IsInitialized` may be called at any time, from any thread, without the GIL.
+    unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+}
