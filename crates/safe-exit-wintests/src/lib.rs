@@ -112,6 +112,53 @@ pub fn program(name: &str) -> String {
 pub mod child {
     pub use safe_exit_harness::child::{park_forever, say};
 
+    /// Waits (at most 10 s) until this process has a top-level window of class `class`
+    /// (safe-exit's hidden window for logoff and shutdown, created a moment after `config`);
+    /// whether it has.
+    pub fn wait_for_own_window(class: &str) -> bool {
+        use windows_sys::core::BOOL;
+        use windows_sys::Win32::Foundation::{HWND, LPARAM};
+        use windows_sys::Win32::UI::WindowsAndMessaging::{
+            EnumWindows, GetClassNameW, GetWindowThreadProcessId,
+        };
+        struct Search {
+            class: Vec<u16>,
+            found: bool,
+        }
+        unsafe extern "system" fn each(hwnd: HWND, lparam: LPARAM) -> BOOL {
+            // SAFETY: `lparam` is the `Search` passed to EnumWindows below, alive and not
+            // otherwise borrowed during the call.
+            let search = unsafe { &mut *(lparam as *mut Search) };
+            let mut pid = 0;
+            let mut name = [0u16; 64];
+            // SAFETY: queries on a handle EnumWindows gave us, into buffers of ours.
+            let len = unsafe {
+                GetWindowThreadProcessId(hwnd, &mut pid);
+                GetClassNameW(hwnd, name.as_mut_ptr(), name.len() as i32)
+            };
+            if pid == std::process::id() && name[..len.max(0) as usize] == search.class[..] {
+                search.found = true;
+            }
+            1
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut search = Search {
+                class: class.encode_utf16().collect(),
+                found: false,
+            };
+            // SAFETY: `each` uses `search` only during the call.
+            unsafe { EnumWindows(Some(each), &mut search as *mut Search as LPARAM) };
+            if search.found {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Parses `DEFAULT`, `EMPTY` or flag names joined by `+` (`SIGBREAK+CTRL_CLOSE`).
     pub fn flags(text: &str) -> safe_exit::ConfigFlag {
         let mut flags = safe_exit::ConfigFlag::empty();
@@ -125,6 +172,17 @@ pub mod child {
         }
         flags
     }
+}
+
+/// Held by each test that starts a Windows service or calls `StartServiceCtrlDispatcherW`
+/// outside one: under Wine, a process that is no service and calls the dispatcher can be
+/// connected to another service starting at that moment (it then runs as that service), so
+/// such tests run one at a time.
+pub fn services_exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static SERVICES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERVICES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `f`, a test that calls safe_kill in this process, alone: the tests of the test binary

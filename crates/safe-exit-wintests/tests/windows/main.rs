@@ -24,3 +24,5 @@ mod kill_force;
 mod kill_window;
 mod own;
 mod service;
+mod session;
+mod session_service;

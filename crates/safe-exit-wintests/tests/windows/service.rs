@@ -55,6 +55,9 @@ fn field(lines: &[String], name: &str) -> u32 {
 struct Service {
     name: String,
     log: PathBuf,
+    /// One service test at a time (see `services_exclusive`); released last, after the
+    /// service is deleted (fields drop after `Drop::drop`).
+    _exclusive: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Service {
@@ -72,7 +75,11 @@ impl Service {
             exe.display(),
             log.display()
         );
-        let service = Service { name, log };
+        let service = Service {
+            name,
+            log,
+            _exclusive: safe_exit_wintests::services_exclusive(),
+        };
         sc(&["create", &service.name, "binPath=", &command]);
         service
     }
@@ -311,6 +318,7 @@ fn an_expired_grace_period_reports_stopped_before_the_process_ends() {
 
 #[test]
 fn started_from_a_console_it_runs_as_a_program() {
+    let _exclusive = safe_exit_wintests::services_exclusive();
     // Not under the service control manager: StartServiceCtrlDispatcherW fails with 1063
     // (under Wine that can take about 10 s) and the main function runs as a program.
     let log = std::env::temp_dir().join(format!("safe-exit-console-{}.log", std::process::id()));

@@ -1,10 +1,12 @@
-//! Windows: a console control handler (Ctrl-C, Ctrl-Break, close, logoff, shutdown) and the C
-//! runtime's `atexit`; process handles, `WM_CLOSE` and console control events for safe_kill.
+//! Windows: a console control handler (Ctrl-C, Ctrl-Break, close, logoff, shutdown), a hidden
+//! window for logoff and shutdown in a process with user32, and the C runtime's `atexit`;
+//! process handles, `WM_CLOSE` and console control events for safe_kill.
 
 mod console;
 mod job;
 mod kill;
 mod service;
+mod session;
 mod signal;
 
 pub(crate) use job::{die_with_parent, prepare_for_spawn};

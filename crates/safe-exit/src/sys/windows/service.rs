@@ -12,6 +12,13 @@
 //! period or hook deadline: `ExitProcess` in `signal::end_now`) reports `SERVICE_STOPPED`
 //! first through [`report_stopped`].
 //!
+//! **Logoff.** Windows sends a service `CTRL_LOGOFF_EVENT` (and, with user32 loaded, its
+//! windows `WM_ENDSESSION` with `ENDSESSION_LOGOFF`) whenever any user logs off: it is not the
+//! service's own ending, which comes from the manager as STOP, PRESHUTDOWN or SHUTDOWN. So
+//! once this process is a service ([`is_service`]: the handler is registered), the console
+//! handler and the hidden window of `signal` and `session` leave a logoff alone, whatever the
+//! `CTRL_LOGOFF` flag says; a process not started as a service acts on it as before.
+//!
 //! Hand-written over `windows-sys` rather than the `windows-service` crate: that crate would
 //! bring a second `windows-sys`, and `deny.toml` denies duplicate versions.
 
@@ -203,6 +210,14 @@ fn send_stopped_once(code: u32) {
         Some(status) => send_stopped(status, code),
         None => send_stopped(&mut stopped_status(), code),
     }
+}
+
+/// Whether this process runs as a service: the dispatcher started it and its control handler
+/// is registered (from then on, for the rest of the process's life). Until then, and in a
+/// program that never calls [`run_service`] or was not started by the service control
+/// manager, false.
+pub(crate) fn is_service() -> bool {
+    !HANDLE.load(Ordering::Acquire).is_null()
 }
 
 /// The code the service's main function returned, once it has.

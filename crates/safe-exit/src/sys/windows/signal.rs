@@ -18,6 +18,21 @@
 //! lock held, where running arbitrary hooks could deadlock (under Wine they are not called at
 //! all). A program that must end early with the hooks run calls
 //! [`crate::request_shutdown`] instead.
+//!
+//! A process that has loaded user32 (every process with safe-exit: it imports user32) gets no
+//! `CTRL_LOGOFF_EVENT` or `CTRL_SHUTDOWN_EVENT` here: Windows sends it `WM_QUERYENDSESSION`
+//! and `WM_ENDSESSION` instead, which the hidden window of [`session`] turns into the same
+//! console events, reported to the core through the same path ([`session_ending`]).
+//!
+//! **Logoff in a service.** Windows sends `CTRL_LOGOFF_EVENT` to a service when *any* user
+//! logs off, and a service must not stop then: its own ending comes from the service control
+//! manager (STOP, PRESHUTDOWN, SHUTDOWN; see `service`). So in a process that runs as a
+//! service (the dispatcher started it: [`service::is_service`]), a logoff is not ours, with
+//! `CTRL_LOGOFF` set or not: the console handler returns FALSE (Windows' default handler in a
+//! service leaves the process running) and the hidden window returns from `WM_ENDSESSION`
+//! with `ENDSESSION_LOGOFF` doing nothing. It is decided when the event comes, not at
+//! `config`, which a service usually calls before `run_service`. An ordinary process acts on
+//! a logoff as before; shutdown is handled the same in both.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
@@ -33,7 +48,7 @@ use windows_sys::Win32::System::Threading::ExitProcess;
 use windows_sys::Win32::UI::WindowsAndMessaging::{ShowWindow, SW_HIDE};
 
 use super::kill::{SIGBREAK, SIGINT, SIGTERM};
-use super::{console, service};
+use super::{console, service, session};
 use crate::{ConfigFlag, ExitReason, Signal};
 
 /// The flags in force, for the handler.
@@ -72,7 +87,9 @@ pub(crate) fn handled_signals(flags: ConfigFlag) -> Vec<i32> {
 }
 
 /// Sets up the console (by flag), the console control handler, which calls `on_event` on the
-/// thread Windows creates for each event, and `on_exit` at a normal exit.
+/// thread Windows creates for each event, `on_exit` at a normal exit, and, when `flags` ask
+/// for logoff or shutdown, the hidden window that gets them in a process with user32
+/// ([`session`]).
 pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> io::Result<()> {
     ON_EVENT.store(on_event as *mut (), Ordering::Release);
     ON_EXIT.store(on_exit as *mut (), Ordering::Release);
@@ -104,6 +121,16 @@ pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> 
         return Err(io::Error::last_os_error());
     }
     INSTALLED.store(true, Ordering::Release);
+    if flags.intersects(ConfigFlag::CTRL_LOGOFF | ConfigFlag::CTRL_SHUTDOWN) {
+        // Not an error for `config`: the console events still come to a process without
+        // user32 (and Ctrl-C, close and the rest to every process).
+        if let Err(e) = session::start() {
+            report(&format!(
+                "safe-exit: no hidden window for logoff and shutdown ({e}); \
+                 their hooks may not run in this process"
+            ));
+        }
+    }
     if !AT_EXIT_REGISTERED.swap(true, Ordering::AcqRel) {
         // SAFETY: `at_exit` is a plain `extern "C" fn()` that lives as long as the program.
         if unsafe { atexit(at_exit) } != 0 {
@@ -129,33 +156,59 @@ unsafe extern "system" fn handler(ctrl: u32) -> BOOL {
         return TRUE;
     }
     let flags = ConfigFlag::from_bits_truncate(FLAGS.load(Ordering::Acquire));
-    let reason = match ctrl {
-        CTRL_C_EVENT => ExitReason::Signal(Signal::INT),
+    let Some(reason) = reason_for(ctrl, flags, service::is_service()) else {
+        // Not ours: the next handler, or Windows' default (which ends the process; in a
+        // service it leaves logoff and shutdown alone).
+        return FALSE;
+    };
+    report_reason(reason);
+    TRUE
+}
+
+/// What console event `ctrl` means under `flags`, in a service or not (`service`): the
+/// reason to report to the core, or `None` to leave it to the next handler. In a service a
+/// logoff is never ours (see the module docs).
+fn reason_for(ctrl: u32, flags: ConfigFlag, service: bool) -> Option<ExitReason> {
+    match ctrl {
+        CTRL_C_EVENT => Some(ExitReason::Signal(Signal::INT)),
         CTRL_BREAK_EVENT if flags.contains(ConfigFlag::SIGBREAK) => {
-            ExitReason::Signal(Signal::BREAK)
+            Some(ExitReason::Signal(Signal::BREAK))
         }
         CTRL_CLOSE_EVENT if flags.contains(ConfigFlag::CTRL_CLOSE) => {
-            ExitReason::ConsoleEvent(ctrl)
+            Some(ExitReason::ConsoleEvent(ctrl))
         }
-        CTRL_LOGOFF_EVENT if flags.contains(ConfigFlag::CTRL_LOGOFF) => {
-            ExitReason::ConsoleEvent(ctrl)
+        CTRL_LOGOFF_EVENT if flags.contains(ConfigFlag::CTRL_LOGOFF) && !service => {
+            Some(ExitReason::ConsoleEvent(ctrl))
         }
         CTRL_SHUTDOWN_EVENT if flags.contains(ConfigFlag::CTRL_SHUTDOWN) => {
-            ExitReason::ConsoleEvent(ctrl)
+            Some(ExitReason::ConsoleEvent(ctrl))
         }
-        // Not ours: the next handler, or Windows' default (which ends the process).
-        _ => return FALSE,
-    };
-    // Exit mode: the core runs the hooks here and ends the process. For close, logoff and
-    // shutdown it keeps this thread until the hooks are done, then ends the process: returning
-    // would let Windows end it now, under a running hook or mid-drain.
+        _ => None,
+    }
+}
+
+/// Reports `reason` to the core. Exit mode: the core runs the hooks here and ends the
+/// process. For close, logoff and shutdown it keeps this thread until the hooks are done,
+/// then ends the process: returning would let Windows end it now, under a running hook or
+/// mid-drain. So for those this returns only if [`install`] was never called.
+fn report_reason(reason: ExitReason) {
     let f = ON_EVENT.load(Ordering::Acquire);
     if !f.is_null() {
         // SAFETY: ON_EVENT only ever holds a `fn(Event)` (stored by `install`).
         let f = unsafe { std::mem::transmute::<*mut (), fn(Event)>(f) };
         f(Event::Reason(reason));
     }
-    TRUE
+}
+
+/// The session ends (`WM_ENDSESSION` to the hidden window of [`session`]): reports the
+/// console event `ctrl` (`CTRL_LOGOFF_EVENT` or `CTRL_SHUTDOWN_EVENT`) the way the console
+/// handler would, and so does not return if it is handled: the hooks run, then the process
+/// ends. Returns if the flags leave it alone, or for a logoff in a service.
+pub(super) fn session_ending(ctrl: u32) {
+    let flags = ConfigFlag::from_bits_truncate(FLAGS.load(Ordering::Acquire));
+    if let Some(reason) = reason_for(ctrl, flags, service::is_service()) {
+        report_reason(reason);
+    }
 }
 
 extern "C" fn at_exit() {
@@ -232,4 +285,72 @@ pub(crate) fn exit_forked_child(code: i32) -> ! {
 /// No watcher thread here.
 pub(crate) fn watcher_thread() -> Option<u64> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_ignores_logoff_and_nothing_else() {
+        let all = ConfigFlag::DEFAULT;
+        let logoff = Some(ExitReason::ConsoleEvent(CTRL_LOGOFF_EVENT));
+        let shutdown = Some(ExitReason::ConsoleEvent(CTRL_SHUTDOWN_EVENT));
+        // An ordinary process acts on logoff and shutdown.
+        assert_eq!(reason_for(CTRL_LOGOFF_EVENT, all, false), logoff);
+        assert_eq!(reason_for(CTRL_SHUTDOWN_EVENT, all, false), shutdown);
+        // A service leaves logoff alone, and handles the rest as before.
+        assert_eq!(reason_for(CTRL_LOGOFF_EVENT, all, true), None);
+        assert_eq!(reason_for(CTRL_SHUTDOWN_EVENT, all, true), shutdown);
+        assert_eq!(
+            reason_for(CTRL_C_EVENT, all, true),
+            Some(ExitReason::Signal(Signal::INT))
+        );
+        assert_eq!(
+            reason_for(CTRL_CLOSE_EVENT, all, true),
+            Some(ExitReason::ConsoleEvent(CTRL_CLOSE_EVENT))
+        );
+    }
+
+    #[test]
+    fn flags_choose_the_events() {
+        let none = ConfigFlag::empty();
+        assert_eq!(reason_for(CTRL_LOGOFF_EVENT, none, false), None);
+        assert_eq!(reason_for(CTRL_SHUTDOWN_EVENT, none, false), None);
+        assert_eq!(reason_for(CTRL_CLOSE_EVENT, none, false), None);
+        assert_eq!(reason_for(CTRL_BREAK_EVENT, none, false), None);
+        assert_eq!(
+            reason_for(CTRL_C_EVENT, none, false),
+            Some(ExitReason::Signal(Signal::INT))
+        );
+        assert_eq!(
+            reason_for(CTRL_LOGOFF_EVENT, ConfigFlag::CTRL_LOGOFF, false),
+            Some(ExitReason::ConsoleEvent(CTRL_LOGOFF_EVENT))
+        );
+        assert_eq!(
+            reason_for(CTRL_SHUTDOWN_EVENT, ConfigFlag::CTRL_LOGOFF, false),
+            None
+        );
+    }
+
+    #[test]
+    fn end_session_messages_map_like_the_console_events() {
+        use windows_sys::Win32::UI::WindowsAndMessaging::ENDSESSION_LOGOFF;
+        let all = ConfigFlag::DEFAULT;
+        let logoff = session::event_of(ENDSESSION_LOGOFF as isize);
+        assert_eq!(
+            reason_for(logoff, all, false),
+            Some(ExitReason::ConsoleEvent(5))
+        );
+        assert_eq!(reason_for(logoff, all, true), None);
+        let shutdown = session::event_of(0);
+        assert_eq!(
+            reason_for(shutdown, all, false),
+            Some(ExitReason::ConsoleEvent(6))
+        );
+        assert_eq!(
+            reason_for(shutdown, all, true),
+            Some(ExitReason::ConsoleEvent(6))
+        );
+    }
 }

@@ -1,0 +1,79 @@
+//! A service with hooks at logoff and shutdown: `win_session_service NAME LOG`.
+//!
+//! Configures safe-exit with every console event (`DEFAULT`: logoff and shutdown included,
+//! so it has the hidden window) in exit mode, registers a hook that logs
+//! `hook ran {exit_reason:?}`, and calls `run_service(NAME, ...)`, whose main function logs
+//! `ready pid=PID` and waits for shutdown. Every line goes to the file `LOG` (appended and
+//! flushed line by line: a service's stdout goes nowhere) and to stdout.
+
+#[cfg(windows)]
+fn main() -> std::process::ExitCode {
+    imp::main()
+}
+
+#[cfg(not(windows))]
+fn main() {
+    eprintln!("this test program runs on Windows only");
+    std::process::exit(2);
+}
+
+#[cfg(windows)]
+mod imp {
+    use std::fs::File;
+    use std::io::Write;
+    use std::process::ExitCode;
+    use std::sync::{Mutex, OnceLock};
+
+    use safe_exit_wintests::child::{park_forever, say};
+
+    /// The log file.
+    static LOG: OnceLock<Mutex<File>> = OnceLock::new();
+
+    /// Appends `line` to the log file (one write, flushed) and prints it.
+    fn log(line: &str) {
+        if let Some(file) = LOG.get() {
+            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = file.write_all(format!("{line}\n").as_bytes());
+            let _ = file.flush();
+        }
+        say(line);
+    }
+
+    pub(crate) fn main() -> ExitCode {
+        let args: Vec<String> = std::env::args().collect();
+        let [_, name, path] = &args[..] else {
+            say("usage: win_session_service NAME LOG");
+            return ExitCode::from(2);
+        };
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => {
+                let _ = LOG.set(Mutex::new(file));
+            }
+            Err(e) => {
+                say(&format!("cannot open the log {path}: {e}"));
+                return ExitCode::from(2);
+            }
+        }
+        if let Err(e) = safe_exit::config(safe_exit::DEFAULT_CONFIG) {
+            log(&format!("config failed: {e}"));
+            return ExitCode::from(2);
+        }
+        safe_exit::register(|| log(&format!("hook ran {:?}", safe_exit::exit_reason())));
+        let result = safe_exit::run_service(name, || {
+            // The hidden window comes a moment after `config`: the test sends it messages.
+            if !safe_exit_wintests::child::wait_for_own_window("safe_exit_session") {
+                log("no hidden window within 10 s");
+            }
+            log(&format!("ready pid={}", std::process::id()));
+            // Exit mode (the default policy): a stop runs the hooks and ends the process.
+            let _ = safe_exit::wait_for_shutdown();
+            park_forever()
+        });
+        log(&format!("run_service returned {result:?}"));
+        ExitCode::from(2)
+    }
+}
