@@ -224,8 +224,11 @@
 //!     closing console window, 5–20 s at logoff and shutdown) and then ends it whatever it is
 //!     doing: keep such hooks short. The handler keeps its thread until the hooks are done,
 //!     so they are not cut short earlier.
-//!   - Logoff and shutdown events reach only processes without windows (services, console
-//!     programs that never loaded `user32`).
+//!   - Logoff and shutdown come as console events only to processes that never loaded
+//!     `user32` (safe-exit loads it); the others get `WM_QUERYENDSESSION`/`WM_ENDSESSION`,
+//!     which a hidden window of safe-exit's answers, created a moment after [`config`]: the
+//!     hooks run once either way. A process that is a service ([`run_service`]) ignores a
+//!     logoff, which Windows sends it whenever any user logs off.
 //!   - `std::process::exit` on Windows calls `ExitProcess` directly and skips the C runtime's
 //!     exit handlers, so the hooks run when `main` returns but **not** on
 //!     `std::process::exit`; return an `ExitCode` from `main`, or call
