@@ -16,6 +16,12 @@
 //! - **signal-hook** 0.4: `signal_hook::iterator::Signals::new([INT, TERM, QUIT, HUP])` and a
 //!   thread running `for sig in signals.forever() { hook }`, woken through a socket by the
 //!   handler; the hook ends the process with `emulate_default_handler(sig)`.
+//! - **tokio::signal**: a current-thread runtime on a thread of its own (the main thread is
+//!   the victim's), `select!` over `signal(kind).recv()` for the four signals; the hook ends
+//!   the process by the same signal.
+//! - **reference: handler only**: the "hook" is the signal handler itself (`sigaction`), which
+//!   stamps, reports with `write(2)` and ends the process by the signal: what a program gets
+//!   that does its cleanup inside the handler (and may do only async-signal-safe things there).
 //! - **reference**: no handler at all: every signal blocked in the main thread before any
 //!   other thread exists, and one thread in `sigwaitinfo`, which the kernel wakes directly.
 //!   The practical limit for any design that runs hooks on an ordinary thread.
@@ -74,15 +80,19 @@ enum Contender {
     Candidate,
     Ctrlc,
     SignalHook,
+    Tokio,
+    HandlerOnly,
     Reference,
 }
 
 impl Contender {
     /// The contenders that run in this program (the candidate runs in another).
-    const ALL: [Contender; 4] = [
+    const ALL: [Contender; 6] = [
         Contender::SafeExit,
         Contender::Ctrlc,
         Contender::SignalHook,
+        Contender::Tokio,
+        Contender::HandlerOnly,
         Contender::Reference,
     ];
 
@@ -91,6 +101,8 @@ impl Contender {
             Contender::SafeExit | Contender::Candidate => "safe-exit",
             Contender::Ctrlc => "ctrlc",
             Contender::SignalHook => "signal-hook",
+            Contender::Tokio => "tokio",
+            Contender::HandlerOnly => "handler-only",
             Contender::Reference => "reference",
         }
     }
@@ -105,6 +117,8 @@ impl Contender {
             Contender::Candidate => "safe-exit, candidate build",
             Contender::Ctrlc => "ctrlc (termination)",
             Contender::SignalHook => "signal-hook iterator",
+            Contender::Tokio => "tokio::signal",
+            Contender::HandlerOnly => "reference: handler only",
             Contender::Reference => "reference: sigwaitinfo thread",
         }
     }
@@ -720,6 +734,12 @@ cannot handle SIGQUIT): `ctrlc::set_handler(hook)`; the hook runs on ctrlc's thr
 - **signal-hook iterator**: signal-hook 0.4, `iterator::Signals::new([SIGINT, SIGTERM, SIGQUIT, \
 SIGHUP])` and a thread looping over `signals.forever()`; the hook ends the process with \
 `low_level::emulate_default_handler(sig)`.
+- **tokio::signal**: tokio 1, a current-thread runtime on a thread of its own, `select!` over \
+`signal(kind).recv()` for SIGINT, SIGTERM, SIGQUIT, SIGHUP; the hook ends the process by the \
+signal (default action, unblock, `raise`).
+- **reference: handler only**: the cleanup done in the signal handler itself (`sigaction`, \
+`SA_RESTART`): it stamps, reports with `write(2)` and ends the process by the signal. Only \
+async-signal-safe work is allowed there, which is why hooks run elsewhere.
 - **reference: sigwaitinfo thread**: no handler; all signals blocked in the main thread before \
 any other thread exists, and one thread in `sigwaitinfo`, which the kernel wakes directly; \
 after the hook: default action, unblock, `raise`. The practical limit for running hooks on an \
@@ -748,7 +768,7 @@ fn targets(results: &BTreeMap<(Scenario, Contender), Samples>, who: Contender) -
             signal_name(sig),
             fmt_ratio(ours / reference)
         ));
-        let others: Vec<String> = [Contender::Ctrlc, Contender::SignalHook]
+        let others: Vec<String> = [Contender::Ctrlc, Contender::SignalHook, Contender::Tokio]
             .into_iter()
             .filter_map(|c| m(s, c))
             .map(|t| {
@@ -772,7 +792,7 @@ fn targets(results: &BTreeMap<(Scenario, Contender), Samples>, who: Contender) -
     );
     let _ = writeln!(
         out,
-        "- {}: signal → first hook ahead of ctrlc and signal-hook: {} ({}).",
+        "- {}: signal → first hook ahead of ctrlc, signal-hook and tokio::signal: {} ({}).",
         who.label(),
         verdict(ahead_ok),
         ahead.join("; ")
