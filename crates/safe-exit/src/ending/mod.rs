@@ -330,7 +330,14 @@ fn on_event(event: sys::Event) {
                 // Windows ends the process as soon as the handler of a close, logoff or
                 // shutdown event returns: keep it until the hooks are done, then end.
                 let p = state::process();
-                wait_done(p, sys::current_thread());
+                let me = sys::current_thread();
+                wait_done(p, me);
+                if p.lock().exiting.is_some_and(|e| e != me) {
+                    // A normal exit is in progress (notify mode: `main` drained and
+                    // returned): it ends the process, with the status the policy says
+                    // (`on_normal_exit`). Ending here too would race it with another status.
+                    park_forever();
+                }
                 end(effective(p, reason));
             }
         }

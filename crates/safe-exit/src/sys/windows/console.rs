@@ -12,6 +12,12 @@
 //!    handler, which asks [`swallow`] first, both return `TRUE` for them. The visit waits
 //!    (notified by the guard, never by sleeping) until the caller's copy of the event has
 //!    arrived before it detaches, so the event cannot land after the caller came back.
+//!    A caller that ignores Ctrl-C (`SetConsoleCtrlHandler(NULL, TRUE)`, or started with
+//!    `CREATE_NEW_PROCESS_GROUP`) gets no copy of a Ctrl-C: Windows calls no handler of its
+//!    for one ([`ignores_ctrl_c`]). Nothing is waited for then, and nothing is armed for a
+//!    copy that cannot come. A copy that has not come when the caller detaches is expected
+//!    late, for a bounded time only ([`LATE`]): never is a real Ctrl-C taken for one much
+//!    later.
 //! 2. **Windows resets the caller's table of control handlers** whenever the process changes
 //!    console (`AttachConsole`, `AllocConsole` and `FreeConsole` all do it; see the remarks on
 //!    `SetConsoleCtrlHandler`). The guard is registered after attaching for that reason. A
@@ -51,8 +57,16 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{IsWindowVisible, ShowWindow, S
 
 /// How long the caller waits for its own copy of the event before it detaches. Windows
 /// delivers it within milliseconds; if it has not come by then, the next Ctrl-C or
-/// Ctrl-Break is taken for it and swallowed (a late copy must not end the caller).
+/// Ctrl-Break within [`LATE`] is taken for it and swallowed (a late copy must not end the
+/// caller).
 const ARRIVAL: Duration = Duration::from_secs(2);
+
+/// How long after the visit a copy that had not arrived is still expected: after that, a
+/// Ctrl-C is the caller's own again (a copy that never came must not swallow it).
+const LATE: Duration = Duration::from_secs(10);
+
+/// `CONSOLE_IGNORE_CTRL_C` in `ConsoleFlags` of the process parameters.
+const IGNORE_CTRL_C: u32 = 1;
 
 /// What [`swallow`] does now.
 struct Swallow {
@@ -63,12 +77,15 @@ struct Swallow {
     arrived: u32,
     /// Our copies of generated events that had not arrived when we detached.
     late: u32,
+    /// Until when they are expected.
+    late_until: Option<Instant>,
 }
 
 static SWALLOW: Mutex<Swallow> = Mutex::new(Swallow {
     away: false,
     arrived: 0,
     late: 0,
+    late_until: None,
 });
 /// Notified by [`swallow`] when an event arrives during a visit.
 static ARRIVED: Condvar = Condvar::new();
@@ -92,10 +109,90 @@ pub(super) fn swallow(ctrl: u32) -> bool {
         ARRIVED.notify_all();
         true
     } else if s.late > 0 {
-        s.late -= 1;
-        true
+        if s.late_until.is_some_and(|until| Instant::now() < until) {
+            s.late -= 1;
+            true
+        } else {
+            // Expected too long ago: this one is real, and the copies are not coming.
+            s.late = 0;
+            s.late_until = None;
+            false
+        }
     } else {
         false
+    }
+}
+
+/// Whether this process ignores Ctrl-C: the flag that `SetConsoleCtrlHandler(NULL, TRUE)`
+/// sets (and `SetConsoleCtrlHandler(NULL, FALSE)` clears), with which Windows starts a
+/// process created with `CREATE_NEW_PROCESS_GROUP`. There is no function to read it: it is
+/// `CONSOLE_IGNORE_CTRL_C` in `ConsoleFlags` of the process parameters in the PEB, which is
+/// where kernelbase's `CtrlRoutine` looks before it calls any handler for a Ctrl-C (Wine's
+/// too, for every event). False if it cannot be read.
+fn ignores_ctrl_c() -> bool {
+    use windows_sys::Win32::System::Threading::GetCurrentProcess;
+    #[link(name = "ntdll")]
+    extern "system" {
+        fn NtQueryInformationProcess(
+            process: HANDLE,
+            class: i32,
+            info: *mut core::ffi::c_void,
+            len: u32,
+            returned: *mut u32,
+        ) -> i32;
+    }
+    /// `ProcessBasicInformation`.
+    const BASIC_INFORMATION: i32 = 0;
+    /// `PROCESS_BASIC_INFORMATION` (windows-sys has it only with the `Win32_System_Kernel`
+    /// feature).
+    #[repr(C)]
+    struct BasicInformation {
+        exit_status: i32,
+        peb: *const u8,
+        affinity_mask: usize,
+        base_priority: i32,
+        unique_process_id: usize,
+        inherited_from: usize,
+    }
+    let ptr = std::mem::size_of::<usize>();
+    // In the PEB: two bytes, a BOOLEAN, a byte, padding to a pointer, then `Mutant`,
+    // `ImageBaseAddress`, `Ldr` and `ProcessParameters`.
+    let process_parameters = ptr.max(4) + 3 * ptr;
+    // In RTL_USER_PROCESS_PARAMETERS: four ULONGs and `ConsoleHandle`, then `ConsoleFlags`.
+    let console_flags = 16 + ptr;
+    let mut info = BasicInformation {
+        exit_status: 0,
+        peb: std::ptr::null(),
+        affinity_mask: 0,
+        base_priority: 0,
+        unique_process_id: 0,
+        inherited_from: 0,
+    };
+    // SAFETY: NtQueryInformationProcess fills a PROCESS_BASIC_INFORMATION of ours, of the
+    // size given. Our own PEB and process parameters live as long as the process; null
+    // pointers are checked for; the offsets are those of the documented layouts above.
+    // `ConsoleFlags` is read as it is: another thread may change it.
+    unsafe {
+        let status = NtQueryInformationProcess(
+            GetCurrentProcess(),
+            BASIC_INFORMATION,
+            (&mut info as *mut BasicInformation).cast(),
+            std::mem::size_of::<BasicInformation>() as u32,
+            std::ptr::null_mut(),
+        );
+        if status < 0 || info.peb.is_null() {
+            return false;
+        }
+        let params = info
+            .peb
+            .add(process_parameters)
+            .cast::<*const u8>()
+            .read_unaligned();
+        if params.is_null() {
+            return false;
+        }
+        let flags = params.add(console_flags).cast::<u32>();
+        std::ptr::read_volatile(flags) & IGNORE_CTRL_C != 0
     }
 }
 
@@ -193,10 +290,13 @@ fn visit(pid: u32, event: u32) -> io::Result<()> {
     }
     // SAFETY: `guard` is an `extern "system"` handler that lives for the whole program.
     unsafe { SetConsoleCtrlHandler(Some(guard), TRUE) };
+    // A caller that ignores Ctrl-C gets no copy of one: nothing to wait for, nothing to
+    // expect later (Ctrl-Break is not ignored, on Windows).
+    let copy_comes = !(event == CTRL_C_EVENT && ignores_ctrl_c());
     // SAFETY: plain call; group 0 is every process on the console we are now attached to.
     let generated = unsafe { GenerateConsoleCtrlEvent(event, 0) } != 0;
     let failure = (!generated).then(io::Error::last_os_error);
-    let arrived = generated && {
+    let arrived = generated && copy_comes && {
         let until = Instant::now() + ARRIVAL;
         let mut s = lock(&SWALLOW);
         while s.arrived == 0 {
@@ -217,8 +317,9 @@ fn visit(pid: u32, event: u32) -> io::Result<()> {
     {
         let mut s = lock(&SWALLOW);
         s.away = false;
-        if generated && !arrived {
+        if generated && copy_comes && !arrived {
             s.late += 1;
+            s.late_until = Some(Instant::now() + LATE);
         }
     }
     match failure {
