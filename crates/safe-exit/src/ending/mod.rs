@@ -175,7 +175,7 @@ pub(crate) fn run_service(
             with_causes(&e)
         ));
     }
-    let core = sys::ServiceCore {
+    let core = crate::sys::ServiceCore {
         stop: service_stop,
         finish: finish_service,
         budget: stop_budget,

@@ -19,7 +19,7 @@
 //! - `handled_signals(flags)`: the signal numbers `install` would handle.
 //! - `notify(state) -> io::Result<bool>`: systemd's notification (`$NOTIFY_SOCKET`); `Ok(false)`
 //!   where it is not set or has no meaning.
-//! - `ServiceCore { stop, finish, budget }` and `run_service(name, main, core)`: run `main` as
+//! - `run_service(name, main, core)` (with [`ServiceCore`], defined here once): run `main` as
 //!   a Windows service, calling the core's `stop(control)` for STOP/SHUTDOWN/PRESHUTDOWN and
 //!   `finish()` after `main` returns; elsewhere `main` runs as the program.
 //!   `report_service_stopped(code)`: the process is about to `exit(code)`; a service says so.
@@ -40,3 +40,32 @@ pub(crate) use windows as imp;
 pub(crate) mod unsupported;
 #[cfg(not(any(unix, windows)))]
 pub(crate) use unsupported as imp;
+
+/// What the core does for a Windows service: `stop(control)` when the service control manager
+/// asks the service to stop (on the manager's thread: it does not wait), `finish()` after the
+/// service's main function returned (runs the hooks), `budget()` what a stop may still take
+/// under the policy. Only the Windows service code reads it.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) struct ServiceCore {
+    pub(crate) stop: fn(u32),
+    pub(crate) finish: fn(),
+    pub(crate) budget: fn() -> Option<std::time::Duration>,
+}
+
+/// Where there is no service control manager.
+#[cfg(not(windows))]
+mod no_service {
+    use super::ServiceCore;
+
+    /// `service_main` runs as the program itself.
+    pub(crate) fn run_service(
+        _name: &str,
+        service_main: Box<dyn FnOnce() -> i32 + Send>,
+        _core: ServiceCore,
+    ) -> std::io::Result<i32> {
+        Ok(service_main())
+    }
+
+    /// Nothing to report.
+    pub(crate) fn report_service_stopped(_code: i32) {}
+}

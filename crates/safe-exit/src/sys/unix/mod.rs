@@ -27,23 +27,4 @@ pub(crate) fn process_id() -> u32 {
     std::process::id()
 }
 
-/// What the core does for a service (see `ServiceCore` in `sys/mod.rs`): only a Windows
-/// service control manager calls it.
-#[allow(dead_code)]
-pub(crate) struct ServiceCore {
-    pub(crate) stop: fn(u32),
-    pub(crate) finish: fn(),
-    pub(crate) budget: fn() -> Option<std::time::Duration>,
-}
-
-/// No service control manager here: `service_main` runs as the program itself.
-pub(crate) fn run_service(
-    _name: &str,
-    service_main: Box<dyn FnOnce() -> i32 + Send>,
-    _core: ServiceCore,
-) -> std::io::Result<i32> {
-    Ok(service_main())
-}
-
-/// No service control manager here: nothing to report.
-pub(crate) fn report_service_stopped(_code: i32) {}
+pub(crate) use super::no_service::{report_service_stopped, run_service};

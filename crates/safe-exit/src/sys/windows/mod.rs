@@ -11,7 +11,7 @@ mod signal;
 
 pub(crate) use job::{die_with_parent, prepare_for_spawn};
 pub(crate) use kill::*;
-pub(crate) use service::{run_service, ServiceCore};
+pub(crate) use service::run_service;
 pub(crate) use signal::*;
 
 /// The signals whose default action stops a process, beside SIGSTOP: none here.

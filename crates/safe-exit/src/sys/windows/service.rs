@@ -43,14 +43,7 @@ use windows_sys::Win32::System::Services::{
     SERVICE_STOP_PENDING, SERVICE_TABLE_ENTRYW, SERVICE_WIN32_OWN_PROCESS,
 };
 
-/// What the core does for a service: `stop(control)` when the manager asks the service to
-/// stop (on the manager's thread: it does not wait), `finish()` after the service's main
-/// function returned (runs the hooks), `budget()` what a stop may still take under the policy.
-pub(crate) struct ServiceCore {
-    pub(crate) stop: fn(u32),
-    pub(crate) finish: fn(),
-    pub(crate) budget: fn() -> Option<std::time::Duration>,
-}
+use crate::sys::ServiceCore;
 
 /// The controls the service accepts while it runs and while it stops.
 /// (`SERVICE_ACCEPT_PRESHUTDOWN` needs Vista; both shutdown controls may be accepted together:
