@@ -373,9 +373,13 @@ fn on_termination(reason: ExitReason) -> Outcome {
             st.supervised = true;
         }
         drop(st);
-        wake(p, wakers);
+        // systemd hears of the stop before anything else can happen: once woken, `main` may
+        // return and its exit send the hooks' own, shorter, extension first.
         if first {
             tell_stopping(told_ready, budget);
+        }
+        wake(p, wakers);
+        if first {
             supervise(p);
         }
         return Outcome::Notified;
@@ -446,9 +450,12 @@ pub(crate) fn request_shutdown(code: i32) {
     let (told_ready, budget) = (st.told_ready, budget(&st.policy));
     drop(st);
     sys::set_started();
-    wake(p, wakers);
+    // Before the waiters wake (see `on_termination`).
     if first {
         tell_stopping(told_ready, budget);
+    }
+    wake(p, wakers);
+    if first {
         start_supervisor(p);
     }
 }
