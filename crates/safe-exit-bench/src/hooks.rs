@@ -40,7 +40,13 @@
 //!
 //! `--candidate PATH` adds a fifth contender: safe-exit as built into another build of this
 //! benchmark (`PATH` is its `hooks-bench` or `bench` program), to measure a change to the library
-//! beside the current one in the same run.
+//! beside the current one in the same run. `--busy` keeps one CPU busy all along (a process
+//! spinning at normal priority, this program run as `spin`): the storms' tails on a busy
+//! machine.
+//!
+//! safe-exit's victims also report the library's stage timestamps (feature
+//! `stage-timestamps`): when the handler ran, when the watcher woke, when the core called the
+//! first hook; the report shows their medians beside the hook's own time.
 //!
 //! `safe_kill` has its own benchmark, [`kill`](crate::kill).
 
@@ -166,6 +172,9 @@ struct Outcome {
     gone_ns: Option<u64>,
     hook_runs: usize,
     ended: Ended,
+    /// safe-exit's stage timestamps, from just before the first `kill()`: the handler, the
+    /// watcher woken, the hook runner, the hook.
+    stages: Option<[u64; 4]>,
 }
 
 /// Starts a victim of `contender`, sends it `count` × `sig` back to back, and waits for it to
@@ -213,8 +222,21 @@ fn sample(exe: &Path, contender: Contender, sig: i32, count: usize) -> Outcome {
         .filter_map(|l| l.strip_prefix("hook "))
         .filter_map(|l| l.split(' ').next()?.parse().ok())
         .collect();
+    let first_hook = stamps.iter().min().copied();
+    let stages = rest
+        .lines()
+        .find_map(|l| l.strip_prefix("stages "))
+        .and_then(|l| {
+            let v: Vec<u64> = l.split(' ').filter_map(|x| x.parse().ok()).collect();
+            let (&[h, w, r], Some(hook)) = (v.as_slice(), first_hook) else {
+                return None;
+            };
+            let at = |t: u64| t.saturating_sub(t0);
+            (h > 0 && w > 0 && r > 0).then_some([at(h), at(w), at(r), at(hook)])
+        });
     Outcome {
-        first_hook_ns: stamps.iter().min().map(|t| t.saturating_sub(t0)),
+        stages,
+        first_hook_ns: first_hook.map(|t| t.saturating_sub(t0)),
         gone_ns: (gone && count == 1).then_some(t1 - t0),
         hook_runs: stamps.len(),
         ended: match (gone, status.signal(), status.code()) {
@@ -238,6 +260,11 @@ impl Samples {
         self.us.push(us.map(|ns| ns as f64 / 1e3));
         self.hook_runs.push(o.hook_runs);
         self.ended.push(o.ended);
+        self.stages.extend(o.stages);
+        if let (Some(hook), Some(gone)) = (o.first_hook_ns, o.gone_ns) {
+            self.hook_to_gone
+                .push(gone.saturating_sub(hook) as f64 / 1e3);
+        }
     }
 
     /// The samples that have a value.
@@ -301,6 +328,10 @@ struct Samples {
     us: Vec<Option<f64>>,
     hook_runs: Vec<usize>,
     ended: Vec<Ended>,
+    /// safe-exit's stage timestamps (see [`Outcome::stages`]).
+    stages: Vec<[u64; 4]>,
+    /// Single signals: from the first hook to the process gone, µs.
+    hook_to_gone: Vec<f64>,
 }
 
 /// Overhead of one contender's set-up in a fresh process.
@@ -334,6 +365,13 @@ pub fn run(runs: usize) {
     let mut results: BTreeMap<(Scenario, Contender), Samples> = BTreeMap::new();
     let mut overhead: BTreeMap<Contender, Overhead> = BTreeMap::new();
     let started = now_ns();
+    // `--busy`: one process spinning at normal priority all along keeps one CPU busy.
+    let busy = std::env::args().any(|a| a == "--busy").then(|| {
+        Command::new(&exe)
+            .arg("spin")
+            .spawn()
+            .expect("cannot start the spinning process")
+    });
     let load_before = load_average();
 
     for i in 0..runs.max(storm_runs).max(overhead_runs) {
@@ -383,6 +421,10 @@ pub fn run(runs: usize) {
         }
     }
     let load = format!("{load_before} before, {} after", load_average());
+    let busy = busy.map(|mut spinner| {
+        let _ = spinner.kill();
+        let _ = spinner.wait();
+    });
     let sizes = binary_sizes();
     let elapsed = (now_ns() - started) as f64 / 1e9;
 
@@ -437,7 +479,14 @@ pub fn run(runs: usize) {
         sizes,
         (runs, storm_runs, overhead_runs),
         elapsed,
-        &load,
+        &format!(
+            "{load}{}",
+            if busy.is_some() {
+                "; **one CPU kept busy** all along by a spinning process (`--busy`)"
+            } else {
+                ""
+            }
+        ),
     );
     print!("{markdown}");
     crate::report::save("hooks", &markdown, &csv);
@@ -661,6 +710,8 @@ fn render(
     }
     md.push_str(&table.markdown());
 
+    md.push_str(&stage_table(results));
+
     let _ = writeln!(md, "\n### Targets (medians of this run)\n");
     for who in [Contender::SafeExit, Contender::Candidate] {
         if results.keys().any(|(_, c)| *c == who) {
@@ -712,6 +763,58 @@ fn render(
         machine()
     );
     md.push_str(CONTENDERS);
+    md
+}
+
+/// Where the time goes: safe-exit's stage timestamps (medians of the per-process differences),
+/// and, for every contender, the time from the first hook to the process gone.
+fn stage_table(results: &BTreeMap<(Scenario, Contender), Samples>) -> String {
+    let mut md = String::from(
+        "\n### Where the time goes: safe-exit's stages (medians, µs)\n\nEach from just before \
+         `kill()`: the signal handler runs (the kernel has woken the thread it runs on); the \
+         watcher thread is awake (the handler woke it); the core has recorded the request and \
+         calls the first hook; the hook has read the clock. Last, for every contender: from \
+         the first hook to the process gone.\n\n",
+    );
+    let mut table = Table::new(&[
+        "measurement",
+        "contender",
+        ">handler",
+        ">watcher awake",
+        ">core calls hook",
+        ">hook",
+        ">first hook → process gone",
+    ]);
+    for ((scenario, c), s) in results {
+        if matches!(scenario, Scenario::Gone(_)) {
+            continue;
+        }
+        let gone = results
+            .get(&(Scenario::Gone(scenario.signal()), *c))
+            .filter(|_| matches!(scenario, Scenario::FirstHook(_)))
+            .and_then(|g| median(&g.hook_to_gone))
+            .map(fmt_us)
+            .unwrap_or_default();
+        let mut row = vec![
+            format!("{} {}", scenario.title(), signal_name(scenario.signal())),
+            c.label().into(),
+        ];
+        if s.stages.is_empty() {
+            if gone.is_empty() {
+                continue;
+            }
+            row.extend(["", "", "", ""].map(String::from));
+        } else {
+            let at = |i: usize| {
+                let d: Vec<f64> = s.stages.iter().map(|t| t[i] as f64 / 1e3).collect();
+                median(&d).map(fmt_us).unwrap_or_default()
+            };
+            row.extend([at(0), at(1), at(2), at(3)]);
+        }
+        row.push(gone);
+        table.row(row);
+    }
+    md.push_str(&table.markdown());
     md
 }
 

@@ -38,12 +38,17 @@
 //!   `signal-hook` and `tokio` use too) where another handler was there first, so that it is
 //!   chained, not replaced.
 //! - The handler does only async-signal-safe work: it records the first signal in an atomic
-//!   and writes one byte to a pipe. Later signals write nothing.
-//! - One watcher thread, named `safe-exit`, sleeps in `read` on that pipe. It wakes, runs the
-//!   hooks (newest first) on this ordinary thread, then ends the process by the same signal: it
-//!   restores the default action, unblocks the signal and raises it again. The watcher asks
-//!   the scheduler for a short time slice (Linux 6.12+), so that it is not kept waiting behind
-//!   busy threads.
+//!   and wakes the watcher thread (a futex wake on Linux, one byte written to a pipe
+//!   elsewhere). Later signals wake nothing.
+//! - One watcher thread, named `safe-exit`, sleeps until then. It wakes, runs the hooks
+//!   (newest first) on this ordinary thread, then ends the process by the same signal: it
+//!   restores the default action, unblocks the signal and raises it again. While it waits,
+//!   the watcher blocks the handled signals, so that the kernel gives them to the program's
+//!   threads; each hook starts with the program's usual mask (a child it starts inherits
+//!   that). In a storm of repeated signals one that lands on the watcher during a hook makes
+//!   it block them again until the next hook starts, so that the storm does not interrupt the
+//!   hook for every signal. The watcher asks the scheduler for a short time slice (Linux
+//!   6.12+), so that it is not kept waiting behind busy threads.
 //! - An `atexit` function runs the hooks when the process exits normally, on a fresh thread
 //!   (the exiting thread's thread-locals are already destroyed at that point), while the
 //!   exiting thread waits. A second `atexit` entry, registered when the program is loaded and
@@ -252,6 +257,7 @@ mod own;
 mod pid;
 mod shutdown;
 mod signal;
+mod stages;
 mod state;
 mod sys;
 
@@ -273,6 +279,10 @@ pub use own::own;
 pub use pid::Pid;
 pub use shutdown::{ShutdownPhase, ShutdownPolicy, ShutdownSignal};
 pub use signal::Signal;
+/// The benchmark's stage timestamps (feature `stage-timestamps`; not part of the API).
+#[cfg(feature = "stage-timestamps")]
+#[doc(hidden)]
+pub use stages::read as __stage_timestamps;
 
 /// Why the process is ending, as seen by the hooks through [`exit_reason`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

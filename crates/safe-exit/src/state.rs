@@ -102,6 +102,9 @@ pub(crate) struct State {
     /// This process told systemd it is ready (`notify_ready`): it is the service systemd
     /// watches, and is told when it stops.
     pub(crate) told_ready: bool,
+    /// systemd started this very process (`$SYSTEMD_EXEC_PID` was its pid at set-up): it is
+    /// the service, and is told when it stops.
+    pub(crate) started_by_systemd: bool,
     /// Futures waiting for the request.
     wakers: Vec<(u64, Waker)>,
     next_waker: u64,
@@ -129,6 +132,7 @@ impl State {
             announced: None,
             supervised: false,
             told_ready: false,
+            started_by_systemd: false,
             wakers: Vec::new(),
             next_waker: 0,
         }
@@ -233,6 +237,12 @@ impl State {
             return Some(Vec::new());
         }
         Some(self.wakers.drain(..).map(|(_, w)| w).collect())
+    }
+
+    /// Whether this process is the service systemd watches (see `told_ready`,
+    /// `started_by_systemd`), which tells systemd when it stops.
+    pub(crate) fn speaks_to_systemd(&self) -> bool {
+        self.told_ready || self.started_by_systemd
     }
 
     /// Ends the announcement of the request (the pre-drain delay is over, or was cut short):

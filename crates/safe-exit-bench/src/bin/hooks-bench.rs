@@ -1,5 +1,6 @@
 //! `hooks-bench`: exit hooks beside `ctrlc`, `signal-hook` and a bare `sigwaitinfo` thread. See
-//! `safe_exit_bench::hooks`. `--runs N` (default 200), `--out DIR` (default `target/bench`).
+//! `safe_exit_bench::hooks`. `--runs N` (default 200), `--out DIR` (default `target/bench`),
+//! `--candidate PATH`, `--busy`.
 
 #[cfg(target_os = "linux")]
 fn main() {

@@ -6,7 +6,8 @@
 //! (a pipe from the driver that stays open), which is what the main thread of a service or a
 //! command waiting for input does. The first thing each hook does is read `CLOCK_MONOTONIC`;
 //! it then writes `hook <ns> <how many times the hook has run>` to stdout, and ends the process
-//! as its crate would have it end.
+//! as its crate would have it end. safe-exit's hook also writes the library's stage timestamps
+//! (feature `stage-timestamps`): `stages <handler> <watcher woke> <runner>` (ns).
 //!
 //! `victim-overhead <contender>` measures the contender's set-up in a fresh process and prints
 //! `overhead <ns> <threads before> <threads after> <VmRSS kB before> <VmRSS kB after>`.
@@ -26,6 +27,12 @@ static HOOK_RUNS: AtomicUsize = AtomicUsize::new(0);
 /// Runs a victim if the command line asks for one (`victim <contender>` or
 /// `victim-overhead <contender>`), and then never returns; returns at once otherwise.
 pub(super) fn main_if_asked() {
+    if std::env::args().nth(1).as_deref() == Some("spin") {
+        // `--busy`: a process that keeps one CPU busy until it is killed.
+        loop {
+            std::hint::black_box(now_ns());
+        }
+    }
     let args: Vec<String> = std::env::args().skip(1).take(2).collect();
     let [mode, contender] = args.as_slice() else {
         return;
@@ -81,7 +88,13 @@ fn set_up(contender: Contender) {
         Contender::SafeExit | Contender::Candidate => {
             // The library runs the hook on its watcher thread, then ends the process by the
             // same signal.
-            safe_exit::register(|| hook_started(now_ns()));
+            safe_exit::register(|| {
+                hook_started(now_ns());
+                // The library's own stamps of the moments before the hook.
+                let [handler, woke, runner] = safe_exit::__stage_timestamps();
+                let line = format!("stages {handler} {woke} {runner}\n");
+                write_all(line.as_bytes());
+            });
         }
         Contender::Ctrlc => {
             // ctrlc calls this on its own thread for every signal; it cannot tell which signal

@@ -22,6 +22,7 @@ fn main() {
         ["busy"] => busy(),
         ["chain"] => chain(),
         ["nothing-before-register"] => nothing_before_register(),
+        ["mask"] => mask(),
         _ => {
             eprintln!("usage: hooks SCENARIO [OPTIONS] (got {args:?})");
             std::process::exit(64);
@@ -88,6 +89,48 @@ fn slow_gated() {
         let go = block_on_stdin();
         say(&format!("hook end (stdin said {go:?})"));
     });
+    say("ready");
+    pause_forever();
+}
+
+/// Two hooks, each printing the signal mask of the thread it runs on at its start
+/// (`hook mask <hex SigBlk>`); main prints the watcher thread's mask before `ready`
+/// (`watcher mask <hex>`), once that thread is up.
+fn mask() {
+    fn sig_blk(task: &str) -> String {
+        let status = std::fs::read_to_string(format!("{task}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    }
+    for _ in 0..2 {
+        register(|| say(&format!("hook mask {}", sig_blk("/proc/thread-self"))));
+    }
+    // The watcher is the thread named `safe-exit`; wait until it is there and asleep.
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let watcher = loop {
+        let found = std::fs::read_dir("/proc/self/task").ok().and_then(|dir| {
+            dir.flatten().map(|e| e.path()).find(|t| {
+                std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "safe-exit")
+                    && std::fs::read_to_string(t.join("stat")).is_ok_and(|s| {
+                        s.rsplit(')')
+                            .next()
+                            .is_some_and(|r| r.trim_start().starts_with('S'))
+                    })
+            })
+        });
+        if let Some(t) = found {
+            break t;
+        }
+        assert!(std::time::Instant::now() < limit, "no watcher thread");
+        std::thread::yield_now();
+    };
+    say(&format!(
+        "watcher mask {}",
+        sig_blk(&watcher.display().to_string())
+    ));
     say("ready");
     pause_forever();
 }

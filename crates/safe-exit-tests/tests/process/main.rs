@@ -19,6 +19,7 @@ mod edges_policy;
 mod hooks_busy;
 mod hooks_exit;
 mod hooks_fork;
+mod hooks_mask;
 mod hooks_order;
 mod hooks_pid1;
 mod hooks_signals;

@@ -58,6 +58,11 @@ pub(crate) fn install(flags: ConfigFlag, strict: bool) -> Result<(), Error> {
             sys::install(flags, on_event, on_normal_exit).map_err(Error::Install)?;
             sys::set_force_on_repeat(st.policy.force_on_repeat);
             st.config = Some(flags);
+            // Read once here, not on the way from a signal to the hooks.
+            st.started_by_systemd = std::env::var("SYSTEMD_EXEC_PID")
+                .ok()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                == Some(sys::process_id());
             Ok(())
         }
     }
@@ -134,20 +139,15 @@ pub(crate) fn phase() -> ShutdownPhase {
 /// The margin added to a budget told to systemd, for the last steps of an ending.
 const SYSTEMD_MARGIN: Duration = Duration::from_secs(1);
 
-/// Tells systemd, when `$NOTIFY_SOCKET` is set and this process is the service (it called
-/// [`notify_ready`], or systemd started it: `$SYSTEMD_EXEC_PID` is its pid), that the service
+/// Tells systemd, when `$NOTIFY_SOCKET` is set and this process is the service (`speaks`: it
+/// called [`notify_ready`], or systemd started it: `$SYSTEMD_EXEC_PID` was its pid when it
+/// set safe-exit up), that the service
 /// is stopping and that it may take `budget` more (and a margin), so that `TimeoutStopSec`
 /// does not cut short a cleanup that is on schedule. Without a bound nothing is extended:
 /// systemd's own limit stands. (A child that inherited `$NOTIFY_SOCKET` says nothing: with
 /// `NotifyAccess=all` its `STOPPING=1` would be taken for the service's.)
-fn tell_stopping(told_ready: bool, budget: Option<Duration>) {
-    let started_by_systemd = || {
-        std::env::var("SYSTEMD_EXEC_PID")
-            .ok()
-            .and_then(|pid| pid.parse::<u32>().ok())
-            == Some(sys::process_id())
-    };
-    if !told_ready && !started_by_systemd() {
+fn tell_stopping(speaks: bool, budget: Option<Duration>) {
+    if !speaks {
         return;
     }
     let mut state = String::from("STOPPING=1");
@@ -365,7 +365,7 @@ fn on_termination(reason: ExitReason) -> Outcome {
         .pre_drain
         .filter(|_| st.policy.notify && reason == ExitReason::Signal(Signal::TERM));
     let wakers = st.request(reason, Instant::now(), delay);
-    let (told_ready, budget) = (st.told_ready, budget(&st.policy));
+    let (speaks, budget) = (st.speaks_to_systemd(), budget(&st.policy));
     sys::set_started();
     if st.policy.notify {
         let first = wakers.is_some();
@@ -376,7 +376,7 @@ fn on_termination(reason: ExitReason) -> Outcome {
         // systemd hears of the stop before anything else can happen: once woken, `main` may
         // return and its exit send the hooks' own, shorter, extension first.
         if first {
-            tell_stopping(told_ready, budget);
+            tell_stopping(speaks, budget);
         }
         wake(p, wakers);
         if first {
@@ -388,7 +388,7 @@ fn on_termination(reason: ExitReason) -> Outcome {
         Begin::Won => {
             drop(st);
             wake(p, wakers);
-            tell_stopping(told_ready, budget);
+            tell_stopping(speaks, budget);
             run_hooks(p);
             end(effective(p, reason))
         }
@@ -447,12 +447,12 @@ pub(crate) fn request_shutdown(code: i32) {
     let first = wakers.is_some();
     // Asked again during a pre-drain delay: the program wants to drain now.
     let wakers = wakers.or_else(|| st.drain());
-    let (told_ready, budget) = (st.told_ready, budget(&st.policy));
+    let (speaks, budget) = (st.speaks_to_systemd(), budget(&st.policy));
     drop(st);
     sys::set_started();
     // Before the waiters wake (see `on_termination`).
     if first {
-        tell_stopping(told_ready, budget);
+        tell_stopping(speaks, budget);
     }
     wake(p, wakers);
     if first {
@@ -522,12 +522,12 @@ fn supervise(p: &'static Process) {
             }
             let grace = st.policy.grace;
             let notify = st.policy.notify;
-            let (told_ready, hooks) = (st.told_ready, st.policy.hook_deadline);
+            let (speaks, hooks) = (st.speaks_to_systemd(), st.policy.hook_deadline);
             // Whatever still waits wakes: the process is ending.
             let wakers = st.drain();
             drop(st);
             wake(p, wakers);
-            tell_stopping(told_ready, hooks);
+            tell_stopping(speaks, hooks);
             if notify {
                 sys::report(&format!(
                     "safe-exit: shutdown was requested ({reason:?}) but main did not return \
@@ -565,12 +565,12 @@ fn on_normal_exit() {
     match st.begin(reason, me) {
         Begin::Won => {
             st.runner = None;
-            let (told_ready, hooks) = (st.told_ready, st.policy.hook_deadline);
+            let (speaks, hooks) = (st.speaks_to_systemd(), st.policy.hook_deadline);
             let wakers = st.drain();
             drop(st);
             sys::set_started();
             wake(p, wakers);
-            tell_stopping(told_ready, hooks);
+            tell_stopping(speaks, hooks);
             run_elsewhere_and_wait(p, me);
         }
         Begin::InProgress(_) if st.runner == Some(me) => {

@@ -174,6 +174,8 @@ pub(super) fn run_hooks(p: &'static Process) {
             break;
         };
         drop(st);
+        sys::unmask_for_hooks();
+        crate::stages::stamp(crate::stages::Stage::Runner);
         mark_in_hook(true);
         let result = catch_unwind(AssertUnwindSafe(hook.run));
         mark_in_hook(false);

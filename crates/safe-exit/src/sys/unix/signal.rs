@@ -5,10 +5,18 @@
 //! called (by the watcher thread, and at a normal exit) and keeps them as plain function
 //! pointers.
 //!
-//! **The handler** does only async-signal-safe work: `getpid`, atomics, one `write(2)` to a
-//! non-blocking pipe, and, when it must end the process, `sigaction`, `pthread_sigmask`,
-//! `raise` and `_exit`. It saves and restores `errno`. Only the first signal writes, so a storm
-//! costs one write; the watcher thread wakes and hands that signal to the core.
+//! **The handler** does only async-signal-safe work: `getpid`, atomics, one wake-up of the
+//! watcher (a futex wake on Linux, a `write(2)` to a non-blocking pipe elsewhere), and, when it
+//! must end the process, `sigaction`, `pthread_sigmask`, `raise` and `_exit`. It saves and
+//! restores `errno`. Only the first signal wakes the watcher, so a storm costs one wake-up; the
+//! watcher thread wakes and hands that signal to the core.
+//!
+//! **The watcher** blocks the handled signals while it waits and while the core works on what
+//! it handed over, so that the kernel gives them to the other threads: in a storm it would
+//! otherwise pick the watcher as soon as the thread taking the storm is preempted by it, and
+//! the watcher would spend its time in our handler instead of starting the hooks. Before a
+//! hook runs on it, [`unmask_for_hooks`] gives it the program's usual mask back (a child that a
+//! hook starts must not inherit blocked termination signals).
 //!
 //! **Which handler is ours.** A signal whose action was the default when we came to it gets
 //! our handler through a plain `sigaction` (nothing to chain to); one that already had a
@@ -22,16 +30,18 @@
 //! handler takes the signal's default action if it is still the process's handler for it (the
 //! child must never become unkillable), and does nothing if the child or its parent has put
 //! another handler over it (that handler owns the signal). Once the child sets safe-exit up
-//! itself it gets a watcher and a pipe of its own; the inherited descriptors are left alone
-//! (they are not the child's to close).
+//! itself it gets a watcher of its own (and, outside Linux, a pipe of its own; the inherited
+//! descriptors are left alone: they are not the child's to close).
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8};
 
 use super::exit::{
     at_exit, current_thread, die_by_signal, register_final, FINAL_REGISTERED, REGISTER_FINAL,
 };
+use crate::stages::{self, Stage};
 use crate::{ConfigFlag, ExitReason, Signal};
 
 /// What the watcher thread reports to the core.
@@ -43,13 +53,25 @@ pub(crate) enum Event {
     Wake,
 }
 
-/// The process whose watcher reads the pipe. In any other process (a child forked without
+/// The process whose watcher answers the doorbell. In any other process (a child forked without
 /// exec, before it sets itself up) the handler acts as described in the module docs.
 static OWNER_PID: AtomicI32 = AtomicI32::new(0);
-/// Write end of the wake-up pipe (non-blocking), or -1.
+/// What the watcher is woken for: [`RING_SIGNAL`], [`RING_WAKE`] (bits). On Linux also the
+/// futex the watcher sleeps on.
+static DOORBELL: AtomicU32 = AtomicU32::new(0);
+/// The handler received the first termination signal ([`RECEIVED`] says which).
+const RING_SIGNAL: u32 = 1;
+/// [`wake`] was called.
+const RING_WAKE: u32 = 2;
+/// Outside Linux: the write end of the wake-up pipe (non-blocking), or -1.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// Bit `n`: the watcher blocks signal `n` (see the module docs).
+static WATCHER_BLOCKS: AtomicU64 = AtomicU64::new(0);
 /// The first termination signal received, or 0.
 static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// The signal the handler hands to the watcher (set just before it rings), or 0.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// What the handler does with a signal: see [`NORMAL`], [`STARTED`], [`ENDING`].
 static MODE: AtomicU8 = AtomicU8::new(NORMAL);
 /// Nothing has started: the first signal wakes the watcher.
@@ -115,24 +137,23 @@ pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> 
         }
     }
 
-    let (read_fd, write_fd) = wake_pipe()?;
+    let doorbell = Doorbell::new()?;
+    let blocked = handled_signals(flags)
+        .into_iter()
+        .filter(|&sig| active & bit(sig) != 0)
+        .fold(0, |set, sig| set | bit(sig));
     WATCHER.store(0, Ordering::Release);
-    if let Err(e) = std::thread::Builder::new()
-        .name("safe-exit".into())
-        .spawn(move || watch(read_fd))
-    {
-        // SAFETY: both descriptors were just created here and nothing else has them.
-        unsafe {
-            libc::close(read_fd);
-            libc::close(write_fd);
-        }
-        return Err(e);
-    }
     FIRST_SIGNAL.store(0, Ordering::Release);
+    RECEIVED.store(0, Ordering::Release);
+    DOORBELL.store(0, Ordering::Release);
+    WATCHER_BLOCKS.store(blocked, Ordering::Release);
+    // On failure the doorbell is dropped with the closure (outside Linux: the pipe closed).
+    std::thread::Builder::new()
+        .name("safe-exit".into())
+        .spawn(move || watch(doorbell))?;
     MODE.store(NORMAL, Ordering::Release);
     ACTIVE.store(active, Ordering::Release);
-    WAKE_FD.store(write_fd, Ordering::Release);
-    // Published last: a handler that sees our pid also sees the pipe.
+    // Published last: a handler that sees our pid also sees the doorbell.
     OWNER_PID.store(pid, Ordering::Release);
 
     for (sig, default_before) in sigs {
@@ -142,7 +163,11 @@ pub(crate) fn install(flags: ConfigFlag, on_event: fn(Event), on_exit: fn()) -> 
         } else {
             // SAFETY: `on_signal` is async-signal-safe (see its docs), and `sig` is not one
             // of the signals that signal-hook-registry forbids.
-            unsafe { signal_hook_registry::register(sig, move || on_signal(sig)) }?;
+            unsafe {
+                signal_hook_registry::register(sig, move || {
+                    on_signal(sig);
+                })
+            }?;
         }
         INSTALLED.fetch_or(bit(sig), Ordering::AcqRel);
     }
@@ -197,6 +222,7 @@ fn install_plain(sig: i32) -> io::Result<()> {
 }
 
 /// A close-on-exec pipe whose write end never blocks: returns (read, write).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn wake_pipe() -> io::Result<(i32, i32)> {
     let mut fds = [-1; 2];
     // SAFETY: `fds` has room for the two descriptors.
@@ -223,15 +249,53 @@ fn wake_pipe() -> io::Result<(i32, i32)> {
 }
 
 /// The handler installed with a plain `sigaction`.
-extern "C" fn plain_handler(sig: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+extern "C" fn plain_handler(sig: libc::c_int, _: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let saved = errno();
-    on_signal(sig);
+    if on_signal(sig) {
+        shield_watcher(ctx);
+    }
     set_errno(saved);
 }
 
-/// The signal action. Async-signal-safe: `getpid`, atomics, `write`, `sigaction`, and to end
-/// the process `pthread_sigmask`/`raise`/`_exit`. No allocation, no lock, no panic.
-fn on_signal(sig: i32) {
+/// A repeated signal (a storm, say) that lands on the watcher while it runs the hooks with the
+/// program's mask: the watcher blocks the handled signals again from the handler's return on,
+/// by adding them to the mask the kernel restores then, so that the rest of the storm goes to
+/// the other threads instead of interrupting the hooks for every signal. The next hook gets
+/// the usual mask back ([`unmask_for_hooks`]). Linux only (elsewhere nothing changes).
+fn shield_watcher(ctx: *mut libc::c_void) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // A thread-local without destructor, written from a handler on its own thread: no
+        // lazy initialisation, no allocation.
+        let on_watcher = MASKED.try_with(|m| {
+            let watcher = IS_WATCHER.get();
+            if watcher {
+                m.set(true);
+            }
+            watcher
+        });
+        if on_watcher != Ok(true) || ctx.is_null() {
+            return;
+        }
+        let blocked = WATCHER_BLOCKS.load(Ordering::Acquire);
+        let uc = ctx.cast::<libc::ucontext_t>();
+        for sig in 1..64 {
+            if blocked & bit(sig) != 0 {
+                // SAFETY: `ctx` is the ucontext the kernel passed to this SA_SIGINFO handler;
+                // the mask in it is restored when the handler returns. sigaddset is
+                // async-signal-safe.
+                unsafe { libc::sigaddset(&mut (*uc).uc_sigmask, sig) };
+            }
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = ctx;
+}
+
+/// The signal action. Async-signal-safe: `getpid`, atomics, a futex wake or `write`,
+/// `sigaction`, and to end the process `pthread_sigmask`/`raise`/`_exit`. No allocation, no
+/// lock, no panic. True for a repeat that it let pass (see [`shield_watcher`]).
+fn on_signal(sig: i32) -> bool {
     // SAFETY: getpid is async-signal-safe.
     if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire)
         || ACTIVE.load(Ordering::Acquire) & bit(sig) == 0
@@ -246,7 +310,7 @@ fn on_signal(sig: i32) {
         if ours_on_top {
             die_by_signal(sig);
         }
-        return;
+        return false;
     }
     match MODE.load(Ordering::Acquire) {
         // The hooks are done: nothing is left to protect, so the signal ends the process at
@@ -261,18 +325,12 @@ fn on_signal(sig: i32) {
                 if FORCE_ON_REPEAT.load(Ordering::Acquire) {
                     die_by_signal(sig);
                 }
-                return;
+                return true;
             }
-            let byte = 1u8;
-            // SAFETY: write(2) is async-signal-safe; the fd is our non-blocking pipe. Nothing
-            // useful can be done about an error here (the pipe holds at most a few bytes).
-            unsafe {
-                libc::write(
-                    WAKE_FD.load(Ordering::Acquire),
-                    (&byte as *const u8).cast(),
-                    1,
-                )
-            };
+            stages::stamp(Stage::Handler);
+            RECEIVED.store(sig, Ordering::Release);
+            ring(RING_SIGNAL);
+            false
         }
     }
 }
@@ -284,16 +342,100 @@ pub(crate) fn wake() -> bool {
     if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire) {
         return false;
     }
-    let byte = 2u8;
-    // SAFETY: a one-byte write from a local to our non-blocking pipe.
-    let n = unsafe {
-        libc::write(
-            WAKE_FD.load(Ordering::Acquire),
-            (&byte as *const u8).cast(),
+    ring(RING_WAKE);
+    true
+}
+
+/// Sets `bits` in the doorbell and wakes the watcher. Async-signal-safe: an atomic and one
+/// system call (`futex` or `write`), whose failure changes nothing for the caller.
+fn ring(bits: u32) {
+    DOORBELL.fetch_or(bits, Ordering::AcqRel);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: FUTEX_WAKE on a static word of this process; no pointer is written.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            DOORBELL.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
             1,
-        )
-    };
-    n == 1
+        );
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let byte = 1u8;
+        // SAFETY: a one-byte write from a local to our non-blocking pipe.
+        unsafe {
+            libc::write(
+                WAKE_FD.load(Ordering::Acquire),
+                (&byte as *const u8).cast(),
+                1,
+            )
+        };
+    }
+}
+
+/// What the watcher sleeps on: the doorbell's futex on Linux; elsewhere the read end of the
+/// wake-up pipe (the write end is published in [`WAKE_FD`]).
+struct Doorbell {
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    read_fd: i32,
+}
+
+/// Only when the watcher could not be started: its pipe is closed.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Drop for Doorbell {
+    fn drop(&mut self) {
+        let write_fd = WAKE_FD.swap(-1, Ordering::AcqRel);
+        // SAFETY: both ends were created by `Doorbell::new` and nothing else has them.
+        unsafe {
+            libc::close(self.read_fd);
+            libc::close(write_fd);
+        }
+    }
+}
+
+impl Doorbell {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn new() -> io::Result<Doorbell> {
+        Ok(Doorbell {})
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn new() -> io::Result<Doorbell> {
+        let (read_fd, write_fd) = wake_pipe()?;
+        WAKE_FD.store(write_fd, Ordering::Release);
+        Ok(Doorbell { read_fd })
+    }
+
+    /// Sleeps until the doorbell rings; returns and clears what it rang for. (Never returns to
+    /// a watcher's caller: the watcher runs as long as the process.)
+    fn wait(&self) -> u32 {
+        loop {
+            let bits = DOORBELL.swap(0, Ordering::AcqRel);
+            if bits != 0 {
+                return bits;
+            }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            // SAFETY: FUTEX_WAIT on a static word of this process while it is 0, no timeout;
+            // it returns at once if the word changed, and on a signal (EINTR).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    DOORBELL.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    0,
+                    std::ptr::null::<libc::timespec>(),
+                );
+            }
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            {
+                let mut buf = [0u8; 64];
+                // SAFETY: reading into a local buffer from our pipe; an error (EINTR) only
+                // makes us look at the doorbell again.
+                unsafe { libc::read(self.read_fd, buf.as_mut_ptr().cast(), buf.len()) };
+            }
+        }
+    }
 }
 
 /// The watcher thread of this process, if it has one: its id, or 0 while it has not yet run
@@ -321,43 +463,114 @@ pub(crate) fn set_force_on_repeat(force: bool) {
     FORCE_ON_REPEAT.store(force, Ordering::Release);
 }
 
-/// The watcher thread: sleeps in `read(2)` on the pipe, which the handler and [`wake`] write,
-/// and hands the first signal (once) and each wake-up to the core.
-fn watch(pipe: i32) {
+thread_local! {
+    /// Whether the calling thread is the watcher.
+    static IS_WATCHER: Cell<bool> = const { Cell::new(false) };
+    /// On the watcher thread: whether it may block the handled signals now (true is always
+    /// safe: the next [`unmask_for_hooks`] unblocks them, blocked or not).
+    static MASKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The watcher thread: sleeps until the doorbell rings, and hands the first signal our handler
+/// received (once) and each wake-up to the core, with the handled signals blocked (see the
+/// module docs).
+fn watch(doorbell: Doorbell) {
     WATCHER.store(current_thread(), Ordering::Release);
+    IS_WATCHER.set(true);
     ask_for_short_slice();
+    warm_up();
+    mask_watcher(true);
     let mut handed = false;
-    let mut buf = [0u8; 64];
     loop {
-        // SAFETY: reading into a local buffer from our pipe.
-        let n = unsafe { libc::read(pipe, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
-        }
-        if n == 0 {
-            return;
-        }
-        let got = &buf[..n as usize];
+        let bits = doorbell.wait();
+        let woke = stages::now();
         let event = ON_EVENT.load(Ordering::Acquire);
         if event.is_null() {
             continue;
         }
         // SAFETY: ON_EVENT only ever holds a `fn(Event)` (stored by `install`).
         let event = unsafe { std::mem::transmute::<*mut (), fn(Event)>(event) };
-        if !handed && got.contains(&1) {
+        let sig = RECEIVED.load(Ordering::Acquire);
+        if bits & RING_SIGNAL != 0 && !handed && sig != 0 {
             handed = true;
-            let sig = FIRST_SIGNAL.load(Ordering::Acquire);
-            if sig != 0 {
-                event(Event::Reason(ExitReason::Signal(Signal::from_platform(
-                    sig,
-                ))));
-            }
+            stages::stamp_at(Stage::Watcher, woke);
+            event(Event::Reason(ExitReason::Signal(Signal::from_platform(
+                sig,
+            ))));
+            mask_watcher(true);
         }
-        if got.contains(&2) {
+        if bits & RING_WAKE != 0 {
             event(Event::Wake);
+            mask_watcher(true);
+        }
+    }
+}
+
+/// Blocks (or unblocks) the handled signals on the calling thread, the watcher, and records it.
+/// The record is set before unblocking and after blocking: a signal handled in between
+/// ([`shield_watcher`]) may leave it true while the signals are unblocked, never false while
+/// they are blocked.
+fn mask_watcher(block: bool) {
+    if !block {
+        MASKED.set(false);
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    }
+    // SAFETY: an all-zero sigset_t is valid to pass to sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid sigset and valid signal numbers.
+    unsafe { libc::sigemptyset(&mut set) };
+    let blocked = WATCHER_BLOCKS.load(Ordering::Acquire);
+    for sig in 1..64 {
+        if blocked & bit(sig) != 0 {
+            // SAFETY: as above.
+            unsafe { libc::sigaddset(&mut set, sig) };
+        }
+    }
+    let how = if block {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: a valid sigset; changes only the calling thread's mask.
+    unsafe { libc::pthread_sigmask(how, &set, std::ptr::null_mut()) };
+    if block {
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        MASKED.set(true);
+    }
+}
+
+/// Before a hook runs on the calling thread: if it is the watcher, it gets the program's usual
+/// signal mask back (a child the hook starts inherits it). Cheap on any other thread.
+pub(crate) fn unmask_for_hooks() {
+    let _ = MASKED.try_with(|masked| {
+        if masked.get() {
+            mask_watcher(false);
+        }
+    });
+}
+
+/// Faults in, before any signal, the memory the watcher's path to the first hook touches for
+/// the first time: stack pages of its own, a fresh page of its thread's heap arena, and the
+/// code around the core's entry point. Each page first touched after the signal would cost a
+/// page fault on that path (a few microseconds each in a virtual machine).
+fn warm_up() {
+    // Stack: the core's path and a hook's first frames.
+    let mut stack = [0u8; 64 * 1024];
+    std::hint::black_box(&mut stack);
+    // Heap: allocated and written, then freed; malloc keeps the pages for the next ones.
+    let heap = std::hint::black_box(vec![1u8; 16 * 1024]);
+    drop(heap);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        const MADV_POPULATE_READ: i32 = 22;
+        const AROUND: usize = 256 * 1024;
+        let entry = ON_EVENT.load(Ordering::Acquire) as usize;
+        if entry != 0 {
+            let start = (entry & !0xfff).saturating_sub(AROUND);
+            // SAFETY: a hint on our own code's mapping: it maps pages that are already in
+            // memory, changes nothing else, and fails harmlessly (an old kernel, a range that
+            // runs past the mapping).
+            unsafe { libc::madvise(start as *mut _, 2 * AROUND, MADV_POPULATE_READ) };
         }
     }
 }

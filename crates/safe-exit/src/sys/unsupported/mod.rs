@@ -40,6 +40,9 @@ pub(crate) fn wake() -> bool {
 /// Nothing to tell a handler here.
 pub(crate) fn set_started() {}
 
+/// Before a hook runs on the calling thread: nothing to restore here.
+pub(crate) fn unmask_for_hooks() {}
+
 /// Nothing to tell a handler here.
 pub(crate) fn set_ending() {}
 

@@ -228,6 +228,9 @@ pub(crate) fn wake() -> bool {
 /// A console event handler has no repeat logic of its own: the core decides.
 pub(crate) fn set_started() {}
 
+/// Before a hook runs on the calling thread: nothing to restore here.
+pub(crate) fn unmask_for_hooks() {}
+
 /// As [`set_started`].
 pub(crate) fn set_ending() {}
 
