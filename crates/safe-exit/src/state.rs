@@ -105,6 +105,9 @@ pub(crate) struct State {
     /// systemd started this very process (`$SYSTEMD_EXEC_PID` was its pid at set-up): it is
     /// the service, and is told when it stops.
     pub(crate) started_by_systemd: bool,
+    /// Threads waiting on [`Process::changed`] now (in [`Process::wait`] or
+    /// [`Process::wait_for`]).
+    waiting: usize,
     /// Futures waiting for the request.
     wakers: Vec<(u64, Waker)>,
     next_waker: u64,
@@ -133,6 +136,7 @@ impl State {
             supervised: false,
             told_ready: false,
             started_by_systemd: false,
+            waiting: 0,
             wakers: Vec::new(),
             next_waker: 0,
         }
@@ -239,6 +243,13 @@ impl State {
         Some(self.wakers.drain(..).map(|(_, w)| w).collect())
     }
 
+    /// Whether a thread waits on [`Process::changed`]. Read under the lock that made a change:
+    /// with none, the change wakes nobody and costs no system call (a thread that starts to
+    /// wait after it sees the change under that lock).
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiting > 0
+    }
+
     /// Whether this process is the service systemd watches (see `told_ready`,
     /// `started_by_systemd`), which tells systemd when it stops.
     pub(crate) fn speaks_to_systemd(&self) -> bool {
@@ -325,13 +336,15 @@ impl Process {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits on [`Process::changed`], at most until `deadline` (`None`: no limit).
+    /// Waits on [`Process::changed`], at most until `deadline` (`None`: no limit). Every
+    /// change a waiter waits for notifies `changed` if [`State::has_waiters`].
     pub(crate) fn wait<'a>(
         &self,
-        guard: MutexGuard<'a, State>,
+        mut guard: MutexGuard<'a, State>,
         deadline: Option<Instant>,
     ) -> MutexGuard<'a, State> {
-        match deadline {
+        guard.waiting += 1;
+        let mut guard = match deadline {
             None => self
                 .changed
                 .wait(guard)
@@ -343,19 +356,25 @@ impl Process {
                     .unwrap_or_else(PoisonError::into_inner)
                     .0
             }
-        }
+        };
+        guard.waiting -= 1;
+        guard
     }
 
     /// Waits on [`Process::changed`] for at most `limit`.
     pub(crate) fn wait_for<'a>(
         &self,
-        guard: MutexGuard<'a, State>,
+        mut guard: MutexGuard<'a, State>,
         limit: Duration,
     ) -> MutexGuard<'a, State> {
-        self.changed
+        guard.waiting += 1;
+        let mut guard = self
+            .changed
             .wait_timeout(guard, limit)
             .unwrap_or_else(PoisonError::into_inner)
-            .0
+            .0;
+        guard.waiting -= 1;
+        guard
     }
 }
 

@@ -192,10 +192,11 @@ fn service_stop(control: u32) {
     let p = state::process();
     let mut st = p.lock();
     let wakers = st.request(reason, Instant::now(), None);
+    let waiting = st.has_waiters();
     drop(st);
     sys::set_started();
     let first = wakers.is_some();
-    wake(p, wakers);
+    wake(p, wakers, waiting);
     if first {
         start_supervisor(p);
     }
@@ -211,9 +212,10 @@ fn finish_service() {
     match st.begin(reason, me) {
         Begin::Won => {
             let wakers = st.drain();
+            let waiting = st.has_waiters();
             drop(st);
             sys::set_started();
-            wake(p, wakers);
+            wake(p, wakers, waiting);
             run_hooks(p);
         }
         Begin::InProgress(_) => {
@@ -277,8 +279,11 @@ pub(crate) fn set_policy(policy: ShutdownPolicy) {
         st.deadline_watched = true;
     }
     let supervise = st.request.is_some() && st.phase == Phase::Idle && !st.supervised;
+    let waiting = st.has_waiters();
     drop(st);
-    p.changed.notify_all();
+    if waiting {
+        p.changed.notify_all();
+    }
     if watch_deadline {
         watch_hook_deadline(p);
     }
@@ -372,13 +377,14 @@ fn on_termination(reason: ExitReason) -> Outcome {
         if first {
             st.supervised = true;
         }
+        let waiting = st.has_waiters();
         drop(st);
         // systemd hears of the stop before anything else can happen: once woken, `main` may
         // return and its exit send the hooks' own, shorter, extension first.
         if first {
             tell_stopping(speaks, budget);
         }
-        wake(p, wakers);
+        wake(p, wakers, waiting);
         if first {
             supervise(p);
         }
@@ -386,8 +392,9 @@ fn on_termination(reason: ExitReason) -> Outcome {
     }
     match st.begin(reason, me) {
         Begin::Won => {
+            let waiting = st.has_waiters();
             drop(st);
-            wake(p, wakers);
+            wake(p, wakers, waiting);
             tell_stopping(speaks, budget);
             run_hooks(p);
             end(effective(p, reason))
@@ -397,8 +404,9 @@ fn on_termination(reason: ExitReason) -> Outcome {
             // way. The remaining hooks run here; the hook does not get control back.
             st.end_after_hooks = Some(reason);
             let exiting = st.exiting;
+            let waiting = st.has_waiters();
             drop(st);
-            wake(p, wakers);
+            wake(p, wakers, waiting);
             run_hooks(p);
             if exiting == Some(me) {
                 // Only where no thread could be started at a normal exit (the hooks run on the
@@ -412,8 +420,9 @@ fn on_termination(reason: ExitReason) -> Outcome {
             end(reason)
         }
         _ => {
+            let waiting = st.has_waiters();
             drop(st);
-            wake(p, wakers);
+            wake(p, wakers, waiting);
             Outcome::Elsewhere
         }
     }
@@ -448,21 +457,25 @@ pub(crate) fn request_shutdown(code: i32) {
     // Asked again during a pre-drain delay: the program wants to drain now.
     let wakers = wakers.or_else(|| st.drain());
     let (speaks, budget) = (st.speaks_to_systemd(), budget(&st.policy));
+    let waiting = st.has_waiters();
     drop(st);
     sys::set_started();
     // Before the waiters wake (see `on_termination`).
     if first {
         tell_stopping(speaks, budget);
     }
-    wake(p, wakers);
+    wake(p, wakers, waiting);
     if first {
         start_supervisor(p);
     }
 }
 
-/// Wakes the waiters of the request (futures, blocked threads).
-fn wake(p: &Process, wakers: Option<Vec<std::task::Waker>>) {
-    p.changed.notify_all();
+/// Wakes the waiters of the request: futures, and, if `waiting` (some thread waited on the
+/// state when it changed: [`state::State::has_waiters`], read under the same lock), threads.
+fn wake(p: &Process, wakers: Option<Vec<std::task::Waker>>, waiting: bool) {
+    if waiting {
+        p.changed.notify_all();
+    }
     for w in wakers.into_iter().flatten() {
         w.wake();
     }
@@ -509,8 +522,9 @@ fn supervise(p: &'static Process) {
         let drain_at = st.announced.flatten();
         if drain_at.is_some_and(|at| now >= at) {
             let wakers = st.drain();
+            let waiting = st.has_waiters();
             drop(st);
-            wake(p, wakers);
+            wake(p, wakers, waiting);
             st = p.lock();
             continue;
         }
@@ -525,8 +539,9 @@ fn supervise(p: &'static Process) {
             let (speaks, hooks) = (st.speaks_to_systemd(), st.policy.hook_deadline);
             // Whatever still waits wakes: the process is ending.
             let wakers = st.drain();
+            let waiting = st.has_waiters();
             drop(st);
-            wake(p, wakers);
+            wake(p, wakers, waiting);
             tell_stopping(speaks, hooks);
             if notify {
                 sys::report(&format!(
@@ -567,9 +582,10 @@ fn on_normal_exit() {
             st.runner = None;
             let (speaks, hooks) = (st.speaks_to_systemd(), st.policy.hook_deadline);
             let wakers = st.drain();
+            let waiting = st.has_waiters();
             drop(st);
             sys::set_started();
-            wake(p, wakers);
+            wake(p, wakers, waiting);
             tell_stopping(speaks, hooks);
             run_elsewhere_and_wait(p, me);
         }

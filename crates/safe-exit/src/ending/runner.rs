@@ -153,7 +153,7 @@ pub(super) fn run_hooks(p: &'static Process) {
             watch_hook_deadline(p);
         }
     }
-    loop {
+    let waiting = loop {
         let mut st = p.lock();
         // Owned children first (also one owned by a hook that ran, or by another thread
         // meanwhile): they may still be writing to what the hooks close.
@@ -171,7 +171,7 @@ pub(super) fn run_hooks(p: &'static Process) {
             if st.phase == Phase::Running {
                 st.finish();
             }
-            break;
+            break st.has_waiters();
         };
         drop(st);
         sys::unmask_for_hooks();
@@ -194,8 +194,10 @@ pub(super) fn run_hooks(p: &'static Process) {
                 "safe-exit: an exit hook panicked ({msg}); running the remaining hooks"
             ));
         }
+    };
+    if waiting {
+        p.changed.notify_all();
     }
-    p.changed.notify_all();
 }
 
 /// Ends the process if the hooks are not done within the policy's hook deadline (the one in
