@@ -27,7 +27,8 @@ How it works
   Python's blocking calls (``time.sleep``, ``input``, socket and lock waits) are interrupted
   for it. Further signals while the main thread unwinds raise again, as repeated Ctrl-C
   raises ``KeyboardInterrupt`` again, so a program that swallows the exception can still be
-  stopped.
+  stopped. The exception is raised from the native module, so that no frame of ours is in
+  its traceback: an uncaught ``KeyboardInterrupt`` prints what it prints without safe_exit.
 - An ``atexit`` function runs the registered functions exactly once, newest first, even if a
   signal was already pending when it started. While they run, signals are ignored: a second
   signal never runs them again and never cuts them short. Once they have run, the handled
@@ -189,6 +190,16 @@ _set_up = False  # native module armed, atexit and at-fork functions registered
 _owner_pid = 0
 _install_scheduled = False  # a pending call will run `_install_in_main_thread` in the main thread
 _owning = False  # `own` was called in this process: stop the owned children before the functions
+# Set with the native module (`_set_up_once`). `_on_signal`: the signal handler we install,
+# the native `_on_signal` bound to `_signal_arrived` (see there); until then a placeholder that
+# is no handler. `_default_int_handler`: Python's own SIGINT handler, never chained to (it
+# would raise KeyboardInterrupt inside ours).
+_on_signal: object = object()
+_default_int_handler: object = None
+# Benchmarks only (python/bench): a callable given a stage name ("handler": the signal handler
+# starts, "raise": it has made the exception to raise, "exit": the exit routine has started).
+# None, the default, costs one global lookup at each of those points.
+_trace = None
 
 
 def config(flag=None):
@@ -453,15 +464,19 @@ def _ensure_installed():
 
 
 def _set_up_once():
-    global _set_up
+    global _set_up, _on_signal, _default_int_handler
     if _set_up:
         return
     with _lock:
         if _set_up:
             return
+        from _functools import partial
+
         from . import _native
 
         _native.arm()
+        _default_int_handler = _signal_module().default_int_handler
+        _on_signal = partial(_native._on_signal, _signal_arrived)
         _atexit.register(_run_exit_functions_at_exit if _WINDOWS else _run_exit_functions)
         if hasattr(_os, "register_at_fork"):
             _os.register_at_fork(
@@ -646,38 +661,49 @@ def _signal_module():
 # Ending
 
 
-def _on_signal(signum, frame):
-    """The Python-level handler: runs in the main thread between two bytecodes."""
+def _signal_arrived(signum, frame):
+    """The Python-level handler's work: runs in the main thread between two bytecodes, called
+    by the handler we install, `_on_signal` (the native `_on_signal` with this function bound
+    to it). Returns the exception to raise in the main thread, or None; the native handler
+    raises it. Raised from native code, it carries no frame of ours: a Ctrl-C prints the
+    traceback Python's own handler gives, and printing it at exit reads no source file of ours
+    (raised here, it did: a third of the time from SIGINT to the functions)."""
     global _state, _exit_signal
+    if _trace is not None:
+        _trace("handler")
     if _os.getpid() != _owner_pid:
         # A child forked without exec whose handlers could not be put back (see
         # `_after_fork_in_child`): the signal does what it did before safe_exit.
-        return _act_as_before(signum, frame)
+        _act_as_before(signum, frame)
+        return None
     with _lock:
         if _state == _DONE:
             # The functions ran and the process is ending: nothing is left to protect, so the
             # signal ends it at once, as it would without safe_exit.
             _native_module().end_by_signal(signum)
         if _state == _RUNNING:
-            return  # the functions are running: exactly once, never cut short
+            return None  # the functions are running: exactly once, never cut short
         if _exit_signal == 0:
+            # Handed to the native module by the exit routine, which always runs before the
+            # end of the interpreter where the process ends by it.
             _exit_signal = signum
-            _native_module().set_exit_signal(signum)
-        if frame is not None and frame.f_code in _EXIT_CODES:
+        code = None if frame is None else frame.f_code
+        if code is _EXIT_CODE or code is _EXIT_CODE_WINDOWS:
             # The signal was pending when the exit routine started (an `atexit` function
             # before it blocked in C): raising here, before it marks itself running, would
             # make `atexit` swallow the exception and skip every function. They run now, and
             # the process then ends by the signal.
-            return
+            return None
         _state = _UNWINDING
     previous = _previous.get(signum)
-    if callable(previous) and previous is not _signal_module().default_int_handler:
+    if callable(previous) and previous is not _default_int_handler:
         previous(signum, frame)
-    if signum == _SIGINT:
-        # Exactly what Python's own SIGINT handler raises: the standard library tests for it
-        # by identity (`subprocess.Popen.__exit__`), and gives children a moment to clean up.
-        raise KeyboardInterrupt
-    raise SignalExit(signum)
+    # For SIGINT exactly what Python's own SIGINT handler raises: the standard library tests
+    # for it by identity (`subprocess.Popen.__exit__`), and gives children a moment to clean up.
+    exception = KeyboardInterrupt() if signum == _SIGINT else SignalExit(signum)
+    if _trace is not None:
+        _trace("raise")
+    return exception
 
 
 def _native_module():
@@ -709,6 +735,8 @@ def _run_exit_functions():
         if _state >= _RUNNING:
             return
         _state = _RUNNING
+    if _trace is not None:
+        _trace("exit")  # not before: a signal arriving in it would raise there
     try:
         while True:
             if _owning:
@@ -731,6 +759,12 @@ def _run_exit_functions():
     finally:
         with _lock:
             _state = _DONE
+            signum = _exit_signal
+        if signum and not _WINDOWS:
+            # The end of the interpreter ends the process by it (POSIX: on Windows the status
+            # 128 + signal that SignalExit carries stands, and a console event ends the process
+            # through the core).
+            _load_native().set_exit_signal(signum)
         _flush_std_streams()
         _default_actions_from_now_on()
 
@@ -760,15 +794,19 @@ def _run_exit_functions_on_console_event(signum):
     _run_exit_functions()
 
 
-# The exit routine's frames: a signal pending when one starts must not raise there (`_on_signal`).
-_EXIT_CODES = frozenset({_run_exit_functions.__code__, _run_exit_functions_at_exit.__code__})
+# The exit routine's code: a signal pending when it starts must not raise there
+# (`_signal_arrived`). Compared by identity: hashing a code object (`in` a set) hashes its
+# constants, the code of the functions it defines included, which for the top level of a big
+# module (the frame a script's main loop runs in) takes tens of microseconds.
+_EXIT_CODE = _run_exit_functions.__code__
+_EXIT_CODE_WINDOWS = _run_exit_functions_at_exit.__code__
 
 
 def _default_actions_from_now_on():
     """After the functions: the signals we handle take their default action again, so that one
     arriving while the rest of the shutdown runs (a slow `atexit` function registered before
     ours, blocked in C) ends the process at once. Not as PID 1, which the kernel protects from
-    default actions: our handler ends the process there (see `_on_signal`)."""
+    default actions: our handler ends the process there (see `_signal_arrived`)."""
     if _os.getpid() == 1 or not _in_main_thread():
         return
     sig = _signal_module()

@@ -682,6 +682,27 @@ def scenario_own_bad():
     input()
 
 
+def scenario_interrupt_in_except():
+    """SIGINT while the main thread handles an exception: the KeyboardInterrupt is chained to
+    it (``__context__``), as Python's own handler and ``raise`` chain it, and its traceback
+    holds no frame of safe_exit."""
+    import traceback
+
+    safe_exit.register(cleanup)
+    try:
+        raise ValueError("being handled")
+    except ValueError:
+        try:
+            ready()
+            block("sleep")
+        except KeyboardInterrupt as e:
+            context = type(e.__context__).__name__ if e.__context__ else None
+            print("context", context)
+            files = {f.filename for f in traceback.extract_tb(e.__traceback__)}
+            print("frames of safe_exit", sum("safe_exit" in f for f in files))
+            raise
+
+
 PREFIX = "scenario_"
 SCENARIOS = {name[len(PREFIX) :]: f for name, f in dict(globals()).items() if name.startswith(PREFIX)}
 

@@ -179,3 +179,22 @@ def test_as_pid_1_it_exits_with_128_plus_signal(spawn):
     rc = child.finish()  # unshare's status is its child's
     assert rc == 128 + signal.SIGTERM, child.report()
     assert child.stdout.count("cleanup ran 15") == 1, child.report()
+
+
+def test_an_uncaught_sigint_prints_what_python_prints_without_safe_exit(spawn):
+    """The KeyboardInterrupt is raised from the native module: no frame of the package is in
+    its traceback (printing one at exit also cost a third of the time to the functions), and
+    it is chained to the exception being handled, as Python's own handler chains it."""
+    child = spawn("interrupt_in_except")
+    child.wait_for("ready")
+    child.signal(signal.SIGINT)
+    rc = child.finish()
+    assert rc == -signal.SIGINT, child.report()
+    assert "context ValueError" in child.stdout, child.report()
+    assert "frames of safe_exit 0" in child.stdout, child.report()
+    assert child.stdout.count("cleanup ran 2") == 1, child.report()
+    # What Python prints for a KeyboardInterrupt raised while handling the ValueError.
+    chained = "During handling of the above exception, another exception occurred"
+    assert chained in child.stderr, child.report()
+    assert "safe_exit" not in child.stderr, child.report()
+    assert child.stderr.rstrip().endswith("KeyboardInterrupt"), child.report()

@@ -15,7 +15,10 @@
 //!   itself *by* a signal once the interpreter has shut down, so a `Py_AtExit` function
 //!   (which CPython calls at the very end of `Py_FinalizeEx`, after every `atexit` function,
 //!   the flush of `sys.stdout`/`sys.stderr` and the module teardown) re-raises the signal that
-//!   the Python handler recorded.
+//!   the Python handler recorded (handed over by the package's exit routine).
+//! - `_on_signal` (private: neither in `__all__` nor in the stub): the signal handler the
+//!   package installs, bound to its Python logic, which raises the exception that logic
+//!   returns, so that no frame of the package is in its traceback.
 //! - `schedule_install`: asks the main thread to install the Python signal handlers when the
 //!   first `register` happens in another thread (`signal.signal` only works in the main thread).
 //! - Windows only: `install_console`, `close_console_gate`, `console_functions_done`: the
@@ -109,6 +112,32 @@ fn exit_signal() -> i32 {
 #[pyfunction]
 fn end_by_signal(signum: i32) {
     sys::end_now(signum);
+}
+
+/// The signal handler the package installs (`signal.signal`), bound with `functools.partial`
+/// to its logic, `safe_exit._signal_arrived`: calls `logic(signum, frame)`, which does the work
+/// and returns the exception to raise in the main thread or `None`, and raises that exception
+/// here. Raised from native code, it has no frame of the package in its traceback: an uncaught
+/// `KeyboardInterrupt` prints what Python's own SIGINT handler gives (and printing it at exit
+/// reads no source file of the package); it is chained to the exception being handled, if
+/// any, as `raise` and Python's own handler chain it.
+///
+/// # Errors
+///
+/// What `logic` raises (a chained handler's exception), or the exception it returns.
+#[pyfunction]
+#[pyo3(name = "_on_signal")]
+fn on_signal(
+    logic: &Bound<'_, PyAny>,
+    signum: &Bound<'_, PyAny>,
+    frame: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let exception = logic.call1((signum, frame))?;
+    if exception.is_none() {
+        Ok(())
+    } else {
+        Err(sys::raise(&exception))
+    }
 }
 
 /// Asks the main thread to call `safe_exit._install_in_main_thread()` the next time it runs
@@ -280,6 +309,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exit_signal, m)?)?;
     m.add_function(wrap_pyfunction!(end_by_signal, m)?)?;
     m.add_function(wrap_pyfunction!(schedule_install, m)?)?;
+    // Private: set as an attribute, so that it stays out of `__all__` (and of the stub).
+    m.setattr("_on_signal", wrap_pyfunction!(on_signal, m)?)?;
     m.add_function(wrap_pyfunction!(safe_kill, m)?)?;
     m.add_function(wrap_pyfunction!(own, m)?)?;
     m.add_function(wrap_pyfunction!(disown, m)?)?;

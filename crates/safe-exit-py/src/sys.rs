@@ -71,6 +71,18 @@ pub(crate) fn end_now(signum: i32) {
 #[cfg(not(unix))]
 fn end_by_signal(_signum: i32) {}
 
+/// Raises `exception` (an exception instance) as C code raises: `PyErr_SetObject`, which, like
+/// `raise` and Python's own SIGINT handler, chains it to the exception being handled, if any
+/// (`__context__`). Returns it as the `PyErr` to return to the caller.
+pub(crate) fn raise(exception: &Bound<'_, PyAny>) -> PyErr {
+    let py = exception.py();
+    // SAFETY: the GIL is held (we hold a `Bound`); both pointers are valid for the call and
+    // `PyErr_SetObject` takes its own references. A value that is no exception makes it raise
+    // SystemError instead, which `fetch` then takes.
+    unsafe { pyo3::ffi::PyErr_SetObject(exception.get_type().as_ptr(), exception.as_ptr()) };
+    PyErr::fetch(py)
+}
+
 /// Asks the main thread to run `safe_exit._install_in_main_thread()`. Returns false if
 /// CPython's queue of pending calls is full.
 pub(crate) fn schedule_install() -> bool {
