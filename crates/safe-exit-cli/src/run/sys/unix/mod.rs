@@ -71,7 +71,7 @@ pub(crate) fn run(config: &Config) -> u8 {
             };
         }
     };
-    Supervisor {
+    let status = Supervisor {
         config,
         signals,
         terminal,
@@ -83,7 +83,12 @@ pub(crate) fn run(config: &Config) -> u8 {
         stopped_by: None,
         forced: false,
     }
-    .run()
+    .run();
+    // Everything is gone: end now. Nothing is buffered (messages are written as they come, the
+    // terminal is back with our group), and the wrapper's own teardown would only delay the
+    // moment its supervisor sees it gone.
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(i32::from(status)) }
 }
 
 /// The wrapper's state once COMMAND runs.
