@@ -112,6 +112,33 @@ pub fn program(name: &str) -> String {
 pub mod child {
     pub use safe_exit_harness::child::{park_forever, say};
 
+    use std::sync::{Mutex, OnceLock};
+
+    /// The log file of [`log`], once [`open_log`] opened it.
+    static LOG: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+
+    /// Opens `path` (appending, created if missing) as the file [`log`] writes to: a
+    /// service's stdout goes nowhere, the tests read this file.
+    pub fn open_log(path: &str) -> std::io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let _ = LOG.set(Mutex::new(file));
+        Ok(())
+    }
+
+    /// Appends `line` to the log file, if one is open (one write, flushed), and prints it.
+    pub fn log(line: &str) {
+        use std::io::Write;
+        if let Some(file) = LOG.get() {
+            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = file.write_all(format!("{line}\n").as_bytes());
+            let _ = file.flush();
+        }
+        say(line);
+    }
+
     /// Waits (at most 10 s) until this process has a top-level window of class `class`
     /// (safe-exit's hidden window for logoff and shutdown, created a moment after `config`);
     /// whether it has.

@@ -30,27 +30,11 @@ fn main() {
 
 #[cfg(windows)]
 mod imp {
-    use std::fs::File;
-    use std::io::Write;
     use std::process::ExitCode;
-    use std::sync::{Mutex, OnceLock};
     use std::time::Duration;
 
     use safe_exit::ShutdownPolicy;
-    use safe_exit_wintests::child::{park_forever, say};
-
-    /// The log file.
-    static LOG: OnceLock<Mutex<File>> = OnceLock::new();
-
-    /// Appends `line` to the log file (one write, flushed) and prints it.
-    fn log(line: &str) {
-        if let Some(file) = LOG.get() {
-            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = file.write_all(format!("{line}\n").as_bytes());
-            let _ = file.flush();
-        }
-        say(line);
-    }
+    use safe_exit_wintests::child::{log, open_log, park_forever, say};
 
     pub(crate) fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().collect();
@@ -58,18 +42,9 @@ mod imp {
             say("usage: win_service NAME LOG POLICY CODE");
             return ExitCode::from(2);
         };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path);
-        match file {
-            Ok(file) => {
-                let _ = LOG.set(Mutex::new(file));
-            }
-            Err(e) => {
-                say(&format!("cannot open the log {path}: {e}"));
-                return ExitCode::from(2);
-            }
+        if let Err(e) = open_log(path) {
+            say(&format!("cannot open the log {path}: {e}"));
+            return ExitCode::from(2);
         }
         let code: i32 = code.parse().unwrap_or(2);
         let policy = policy.clone();

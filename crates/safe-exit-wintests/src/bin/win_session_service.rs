@@ -19,25 +19,9 @@ fn main() {
 
 #[cfg(windows)]
 mod imp {
-    use std::fs::File;
-    use std::io::Write;
     use std::process::ExitCode;
-    use std::sync::{Mutex, OnceLock};
 
-    use safe_exit_wintests::child::{park_forever, say};
-
-    /// The log file.
-    static LOG: OnceLock<Mutex<File>> = OnceLock::new();
-
-    /// Appends `line` to the log file (one write, flushed) and prints it.
-    fn log(line: &str) {
-        if let Some(file) = LOG.get() {
-            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = file.write_all(format!("{line}\n").as_bytes());
-            let _ = file.flush();
-        }
-        say(line);
-    }
+    use safe_exit_wintests::child::{log, open_log, park_forever, say};
 
     pub(crate) fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().collect();
@@ -45,18 +29,9 @@ mod imp {
             say("usage: win_session_service NAME LOG");
             return ExitCode::from(2);
         };
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            Ok(file) => {
-                let _ = LOG.set(Mutex::new(file));
-            }
-            Err(e) => {
-                say(&format!("cannot open the log {path}: {e}"));
-                return ExitCode::from(2);
-            }
+        if let Err(e) = open_log(path) {
+            say(&format!("cannot open the log {path}: {e}"));
+            return ExitCode::from(2);
         }
         if let Err(e) = safe_exit::config(safe_exit::DEFAULT_CONFIG) {
             log(&format!("config failed: {e}"));

@@ -21,13 +21,13 @@ use safe_exit_wintests::{bin, Child, DETACHED_PROCESS, WATCHDOG};
 /// `ERROR_SERVICE_SPECIFIC_ERROR`: the exit code of a service whose code is its own.
 const ERROR_SERVICE_SPECIFIC_ERROR: u32 = 1066;
 /// `SERVICE_STOPPED`, `SERVICE_STOP_PENDING`, `SERVICE_RUNNING`.
-const STOPPED: u32 = 1;
+pub(crate) const STOPPED: u32 = 1;
 const STOP_PENDING: u32 = 3;
-const RUNNING: u32 = 4;
+pub(crate) const RUNNING: u32 = 4;
 
 /// Runs `sc.exe` with `args` (watchdog), and returns its output lines.
 #[track_caller]
-fn sc(args: &[&str]) -> Vec<String> {
+pub(crate) fn sc(args: &[&str]) -> Vec<String> {
     let done = Child::spawn("sc.exe", args, DETACHED_PROCESS).finish();
     assert_eq!(done.code(), 0, "sc {args:?} failed\n{done}");
     done.stdout
@@ -36,7 +36,7 @@ fn sc(args: &[&str]) -> Vec<String> {
 /// A field of `sc query`'s (or `sc stop`'s) output, such as `STATE : 4  RUNNING` or
 /// `WAIT_HINT : 0x7530`: its first number.
 #[track_caller]
-fn field(lines: &[String], name: &str) -> u32 {
+pub(crate) fn field(lines: &[String], name: &str) -> u32 {
     let value = lines
         .iter()
         .filter_map(|l| l.split_once(':'))
@@ -52,8 +52,8 @@ fn field(lines: &[String], name: &str) -> u32 {
 
 /// A service installed for one test, with its log file: stopped (if it still runs) and
 /// deleted when dropped, also when the test fails.
-struct Service {
-    name: String,
+pub(crate) struct Service {
+    pub(crate) name: String,
     log: PathBuf,
     /// One service test at a time (see `services_exclusive`); released last, after the
     /// service is deleted (fields drop after `Drop::drop`).
@@ -65,16 +65,25 @@ impl Service {
     /// the exit code `code`.
     #[track_caller]
     fn install(tag: &str, policy: &str, code: i32) -> Service {
+        let code = code.to_string();
+        Service::create(tag, bin!("win_service"), &[policy, &code])
+    }
+
+    /// Installs the test program at `program` (`bin!`) as a service named after `tag`, run
+    /// as `program NAME LOG ARGS...`. Holds the services' lock (`services_exclusive`) until it
+    /// is dropped.
+    #[track_caller]
+    pub(crate) fn create(tag: &str, program: &str, args: &[&str]) -> Service {
         let name = format!("safe-exit-test-{}-{tag}", std::process::id());
         let log = std::env::temp_dir().join(format!("{name}.log"));
         let _ = std::fs::remove_file(&log);
         let _ = std::fs::remove_file(release(&log));
-        let exe = std::path::absolute(bin!("win_service")).expect("the program's path");
-        let command = format!(
-            "\"{}\" {name} \"{}\" {policy} {code}",
-            exe.display(),
-            log.display()
-        );
+        let exe = std::path::absolute(program).expect("the program's path");
+        let mut command = format!("\"{}\" {name} \"{}\"", exe.display(), log.display());
+        for arg in args {
+            command.push(' ');
+            command.push_str(arg);
+        }
         let service = Service {
             name,
             log,
@@ -105,7 +114,7 @@ impl Service {
 
     /// Waits (watchdog) until `sc query` shows `SERVICE_STOPPED`, and returns that output.
     #[track_caller]
-    fn wait_stopped(&self) -> Vec<String> {
+    pub(crate) fn wait_stopped(&self) -> Vec<String> {
         let deadline = Instant::now() + WATCHDOG;
         loop {
             let status = self.query();
@@ -123,7 +132,7 @@ impl Service {
     }
 
     /// The lines of the service's log so far.
-    fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -134,11 +143,26 @@ impl Service {
     /// Waits (watchdog) for the line `line` in the log.
     #[track_caller]
     fn wait_for(&self, line: &str) {
+        self.wait_until(line, |l| l == line);
+    }
+
+    /// Waits (watchdog) for a line of the log that starts with `prefix`, and returns it.
+    #[track_caller]
+    pub(crate) fn wait_for_prefix(&self, prefix: &str) -> String {
+        self.wait_until(prefix, |l| l.starts_with(prefix))
+    }
+
+    /// Waits (watchdog) for a line of the log for which `found` holds, and returns it.
+    #[track_caller]
+    fn wait_until(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WATCHDOG;
-        while !self.lines().iter().any(|l| l == line) {
+        loop {
+            if let Some(line) = self.lines().into_iter().find(|l| found(l)) {
+                return line;
+            }
             assert!(
                 Instant::now() < deadline,
-                "waiting for {line:?} in the service's log: watchdog expired\n{}",
+                "waiting for {what:?} in the service's log: watchdog expired\n{}",
                 self.lines().join("\n")
             );
             std::thread::sleep(Duration::from_millis(20));
