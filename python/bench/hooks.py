@@ -249,16 +249,27 @@ class Results:
         return self.samples.get((measurement, contender), [])
 
 
-def one_signal(python, contender, signum, results, record):
-    """Measurements 1 and 2 on one victim."""
-    name = signal.Signals(signum).name
-    victim = Victim(python, KINDS[contender])
+def signal_and_wait(victim, signum, count=1):
+    """Sends `signum` `count` times back to back to `victim` and waits (watchdog) until it is
+    gone. The time just before the first `kill()`, or None if it hung (it was killed)."""
+    kill, pid = os.kill, victim.pid
     sent = now_ns()
-    os.kill(victim.pid, signum)
+    for _ in range(count):
+        kill(pid, signum)  # one that has ended (a zombie, not reaped yet) can still be signalled
     try:
         victim.wait_gone()
     except Hung as e:
         print(e, file=sys.stderr)
+        return None
+    return sent
+
+
+def one_signal(python, contender, signum, results, record):
+    """Measurements 1 and 2 on one victim."""
+    name = signal.Signals(signum).name
+    victim = Victim(python, KINDS[contender])
+    sent = signal_and_wait(victim, signum)
+    if sent is None:
         if record:
             results.note(f"{name} → first function", contender, "hung (killed)")
         return
@@ -279,12 +290,8 @@ def staged_signal(python, contender, signum, results, record):
     """A victim of safe_exit with its stage hook set: the stages of "signal → first
     function"."""
     victim = Victim(python, KINDS[contender], stages=True)
-    sent = now_ns()
-    os.kill(victim.pid, signum)
-    try:
-        victim.wait_gone()
-    except Hung as e:
-        print(e, file=sys.stderr)
+    sent = signal_and_wait(victim, signum)
+    if sent is None:
         return
     fns, stages, _ = victim.finish()
     if record and fns:
@@ -295,14 +302,8 @@ def staged_signal(python, contender, signum, results, record):
 def storm(python, contender, size, results, record):
     """Measurement 3 on one victim: `size` SIGTERMs back to back."""
     victim = Victim(python, KINDS[contender])
-    kill, pid, sigterm = os.kill, victim.pid, signal.SIGTERM
-    sent = now_ns()
-    for _ in range(size):
-        kill(pid, sigterm)  # one that has ended (a zombie, not reaped yet) can still be signalled
-    try:
-        victim.wait_gone()
-    except Hung as e:
-        print(e, file=sys.stderr)
+    sent = signal_and_wait(victim, signal.SIGTERM, size)
+    if sent is None:
         if record:
             results.note("storm", contender, "hung (killed)")
         return
