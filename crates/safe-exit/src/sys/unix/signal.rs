@@ -351,15 +351,7 @@ pub(crate) fn wake() -> bool {
 fn ring(bits: u32) {
     DOORBELL.fetch_or(bits, Ordering::AcqRel);
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: FUTEX_WAKE on a static word of this process; no pointer is written.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            DOORBELL.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        );
-    }
+    futex(libc::FUTEX_WAKE, 1);
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
         let byte = 1u8;
@@ -371,6 +363,24 @@ fn ring(bits: u32) {
                 1,
             )
         };
+    }
+}
+
+/// `futex(2)` on the doorbell, private to this process, without timeout: `FUTEX_WAKE` (`val`:
+/// how many to wake) or `FUTEX_WAIT` (`val`: the value it must still hold to sleep).
+/// Async-signal-safe; an error (EAGAIN, EINTR) only makes the caller look at the doorbell.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn futex(op: i32, val: u32) {
+    // SAFETY: a futex operation on a static word of this process; the timeout pointer is null
+    // (ignored by FUTEX_WAKE) and nothing is written through a pointer.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            DOORBELL.as_ptr(),
+            op | libc::FUTEX_PRIVATE_FLAG,
+            val,
+            std::ptr::null::<libc::timespec>(),
+        );
     }
 }
 
@@ -415,18 +425,9 @@ impl Doorbell {
             if bits != 0 {
                 return bits;
             }
+            // Returns at once if the doorbell is no longer 0, and on a signal (EINTR).
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            // SAFETY: FUTEX_WAIT on a static word of this process while it is 0, no timeout;
-            // it returns at once if the word changed, and on a signal (EINTR).
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    DOORBELL.as_ptr(),
-                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                    0,
-                    std::ptr::null::<libc::timespec>(),
-                );
-            }
+            futex(libc::FUTEX_WAIT, 0);
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             {
                 let mut buf = [0u8; 64];
