@@ -23,6 +23,7 @@ fn main() {
         ["chain"] => chain(),
         ["nothing-before-register"] => nothing_before_register(),
         ["mask"] => mask(),
+        ["shield"] => shield(),
         _ => {
             eprintln!("usage: hooks SCENARIO [OPTIONS] (got {args:?})");
             std::process::exit(64);
@@ -97,14 +98,6 @@ fn slow_gated() {
 /// (`hook mask <hex SigBlk>`); main prints the watcher thread's mask before `ready`
 /// (`watcher mask <hex>`), once that thread is up.
 fn mask() {
-    fn sig_blk(task: &str) -> String {
-        let status = std::fs::read_to_string(format!("{task}/status")).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("SigBlk:"))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| "unknown".into())
-    }
     for _ in 0..2 {
         register(|| say(&format!("hook mask {}", sig_blk("/proc/thread-self"))));
     }
@@ -131,6 +124,32 @@ fn mask() {
         "watcher mask {}",
         sig_blk(&watcher.display().to_string())
     ));
+    say("ready");
+    pause_forever();
+}
+
+/// The `SigBlk` mask of the thread `task` (a `/proc` task directory), in hex.
+fn sig_blk(task: &str) -> String {
+    let status = std::fs::read_to_string(format!("{task}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A hook that prints its thread id (`hook tid N`) and mask (`hook mask M`), waits for a line
+/// on stdin, and prints its mask again (`hook mask-after M`): the test sends a signal to that
+/// very thread meanwhile.
+fn shield() {
+    register(|| {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        say(&format!("hook tid {tid}"));
+        say(&format!("hook mask {}", sig_blk("/proc/thread-self")));
+        let _ = block_on_stdin();
+        say(&format!("hook mask-after {}", sig_blk("/proc/thread-self")));
+    });
     say("ready");
     pause_forever();
 }

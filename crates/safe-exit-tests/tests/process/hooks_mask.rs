@@ -40,3 +40,29 @@ fn the_watcher_blocks_the_handled_signals_and_the_hooks_get_the_usual_mask() {
     }
     out.assert_signalled(libc::SIGTERM);
 }
+
+#[test]
+fn a_repeat_that_lands_on_the_watcher_during_a_hook_blocks_the_signals_there() {
+    let mut child = Child::spawn(bin!("hooks"), &["shield"]);
+    child.ready();
+    child.signal(libc::SIGTERM);
+    let tid: i32 = child.expect_value("hook tid ");
+    let before = child.expect_line("hook mask ");
+    assert_eq!(mask_of(&before, "hook mask ") & HANDLED, 0, "{before}");
+    // A repeat delivered to the watcher itself (a storm does that once the thread taking it
+    // is preempted): its handler runs before the hook's read returns.
+    // SAFETY: tgkill on a thread of our child, which runs a hook and cannot exit before the
+    // `go` line below.
+    let sent = unsafe { libc::syscall(libc::SYS_tgkill, child.pid(), tid, libc::SIGTERM) };
+    assert_eq!(sent, 0, "tgkill: {}", std::io::Error::last_os_error());
+    child.send_line("go");
+    let after = child.expect_line("hook mask-after ");
+    assert_eq!(
+        mask_of(&after, "hook mask-after ") & HANDLED,
+        HANDLED,
+        "the watcher still takes every repeat: {after}"
+    );
+    let out = child.finish();
+    assert_eq!(out.starting_with("hook tid").len(), 1, "{out}");
+    out.assert_signalled(libc::SIGTERM);
+}

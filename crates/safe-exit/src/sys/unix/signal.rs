@@ -265,18 +265,16 @@ extern "C" fn plain_handler(sig: libc::c_int, _: *mut libc::siginfo_t, ctx: *mut
 fn shield_watcher(ctx: *mut libc::c_void) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        // A thread-local without destructor, written from a handler on its own thread: no
-        // lazy initialisation, no allocation.
-        let on_watcher = MASKED.try_with(|m| {
-            let watcher = IS_WATCHER.get();
-            if watcher {
-                m.set(true);
-            }
-            watcher
-        });
-        if on_watcher != Ok(true) || ctx.is_null() {
+        // Atomics and `gettid` only: no thread-local here (in a library loaded with `dlopen`
+        // the first access from a thread may allocate). While the watcher blocks the signals
+        // none can be on it, and the system call is skipped.
+        if WATCHER_MASKED.load(Ordering::Acquire)
+            || ctx.is_null()
+            || current_thread() != WATCHER.load(Ordering::Acquire)
+        {
             return;
         }
+        WATCHER_MASKED.store(true, Ordering::Release);
         let blocked = WATCHER_BLOCKS.load(Ordering::Acquire);
         let uc = ctx.cast::<libc::ucontext_t>();
         for sig in 1..64 {
@@ -465,12 +463,14 @@ pub(crate) fn set_force_on_repeat(force: bool) {
 }
 
 thread_local! {
-    /// Whether the calling thread is the watcher.
+    /// Whether the calling thread is the watcher (read outside signal handlers only).
     static IS_WATCHER: Cell<bool> = const { Cell::new(false) };
-    /// On the watcher thread: whether it may block the handled signals now (true is always
-    /// safe: the next [`unmask_for_hooks`] unblocks them, blocked or not).
-    static MASKED: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Whether the watcher may block the handled signals now (true is always safe: the next
+/// [`unmask_for_hooks`] unblocks them, blocked or not). Only the watcher and a handler running
+/// on it write it.
+static WATCHER_MASKED: AtomicBool = AtomicBool::new(false);
 
 /// The watcher thread: sleeps until the doorbell rings, and hands the first signal our handler
 /// received (once) and each wake-up to the core, with the handled signals blocked (see the
@@ -513,8 +513,7 @@ fn watch(doorbell: Doorbell) {
 /// they are blocked.
 fn mask_watcher(block: bool) {
     if !block {
-        MASKED.set(false);
-        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        WATCHER_MASKED.store(false, Ordering::SeqCst);
     }
     // SAFETY: an all-zero sigset_t is valid to pass to sigemptyset.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -535,19 +534,17 @@ fn mask_watcher(block: bool) {
     // SAFETY: a valid sigset; changes only the calling thread's mask.
     unsafe { libc::pthread_sigmask(how, &set, std::ptr::null_mut()) };
     if block {
-        std::sync::atomic::compiler_fence(Ordering::SeqCst);
-        MASKED.set(true);
+        WATCHER_MASKED.store(true, Ordering::SeqCst);
     }
 }
 
 /// Before a hook runs on the calling thread: if it is the watcher, it gets the program's usual
 /// signal mask back (a child the hook starts inherits it). Cheap on any other thread.
 pub(crate) fn unmask_for_hooks() {
-    let _ = MASKED.try_with(|masked| {
-        if masked.get() {
-            mask_watcher(false);
-        }
-    });
+    let on_watcher = IS_WATCHER.try_with(Cell::get).unwrap_or(false);
+    if on_watcher && WATCHER_MASKED.load(Ordering::Acquire) {
+        mask_watcher(false);
+    }
 }
 
 /// Faults in, before any signal, memory the watcher's path to the first hook touches for the
