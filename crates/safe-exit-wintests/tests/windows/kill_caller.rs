@@ -38,6 +38,13 @@ fn caller_survives(flags: u32, option: &str) {
         "the caller's console changed"
     );
     // Its own handler still works: Ctrl-C on its console runs its hooks.
+    own_ctrl_c_runs_its_hook(killer);
+}
+
+/// The safe_kill caller `killer` is still running (its Ctrl-C to the target did not hit it),
+/// and a Ctrl-C on its own console runs its hook, once, and ends it by the event.
+#[track_caller]
+pub(crate) fn own_ctrl_c_runs_its_hook(killer: Child) {
     assert!(killer.is_running(), "the caller was hit by its own Ctrl-C");
     assert!(send_console_event(killer.pid(), ConsoleEvent::CtrlC));
     let done = killer.finish();

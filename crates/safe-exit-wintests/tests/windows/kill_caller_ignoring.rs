@@ -8,9 +8,11 @@
 //! a process group of its own cannot reach the target there: that test says it is skipped.
 
 use safe_exit_wintests::{
-    bin, is_wine, send_console_event, skipped_under_wine, Child, ConsoleEvent, CREATE_NEW_CONSOLE,
-    CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, STATUS_CONTROL_C_EXIT,
+    bin, is_wine, skipped_under_wine, Child, CREATE_NEW_CONSOLE, CREATE_NEW_PROCESS_GROUP,
+    DETACHED_PROCESS, STATUS_CONTROL_C_EXIT,
 };
+
+use crate::kill_caller::own_ctrl_c_runs_its_hook;
 
 /// Well under the 2 s that safe_kill waits for a copy that does not come (the target ends
 /// within milliseconds of the Ctrl-C).
@@ -33,11 +35,7 @@ fn caller_ignoring_ctrl_c(flags: u32, how: &str) {
         "safe_kill took {took} ms: it waited for a copy of the event that cannot come"
     );
     // Its next real Ctrl-C is its own: the hook runs, once, and the process ends by it.
-    assert!(killer.is_running(), "the caller was hit by its own Ctrl-C");
-    assert!(send_console_event(killer.pid(), ConsoleEvent::CtrlC));
-    let done = killer.finish();
-    done.assert_once("killer hook ran Some(Signal(2))");
-    done.assert_code(STATUS_CONTROL_C_EXIT);
+    own_ctrl_c_runs_its_hook(killer);
 }
 
 #[test]

@@ -72,31 +72,30 @@ fn end_session(pid: u32, kind: &str) -> Vec<String> {
     done.stdout
 }
 
-#[test]
-fn a_logoff_message_runs_the_hooks_once_with_console_event_5() {
-    let file = HookFile::new("logoff");
+/// `end_session` sends the messages of a logoff or shutdown (`how`) to a `win_session`
+/// program: its hooks run once with `ConsoleEvent(event)` and it ends as by that event.
+#[track_caller]
+fn ending_session_runs_the_hooks_once(how: &str, event: u32) {
+    let file = HookFile::new(how);
     let mut child = Child::spawn(bin!("win_session"), &[&file.arg()], DETACHED_PROCESS);
     child.ready();
-    let sent = end_session(child.pid(), "logoff");
+    let sent = end_session(child.pid(), how);
     // The session may end; WM_ENDSESSION never returns: the process ends under it.
     assert_eq!(sent, ["query 1", "end failed"], "end_session's report");
     let done = child.finish();
-    done.assert_once("hook ran Some(ConsoleEvent(5))");
+    done.assert_once(&format!("hook ran Some(ConsoleEvent({event}))"));
     done.assert_code(STATUS_CONTROL_C_EXIT);
-    assert_eq!(file.lines(), ["hook Some(ConsoleEvent(5))"]);
+    assert_eq!(file.lines(), [format!("hook Some(ConsoleEvent({event}))")]);
+}
+
+#[test]
+fn a_logoff_message_runs_the_hooks_once_with_console_event_5() {
+    ending_session_runs_the_hooks_once("logoff", 5);
 }
 
 #[test]
 fn a_shutdown_message_runs_the_hooks_once_with_console_event_6() {
-    let file = HookFile::new("shutdown");
-    let mut child = Child::spawn(bin!("win_session"), &[&file.arg()], DETACHED_PROCESS);
-    child.ready();
-    let sent = end_session(child.pid(), "shutdown");
-    assert_eq!(sent, ["query 1", "end failed"], "end_session's report");
-    let done = child.finish();
-    done.assert_once("hook ran Some(ConsoleEvent(6))");
-    done.assert_code(STATUS_CONTROL_C_EXIT);
-    assert_eq!(file.lines(), ["hook Some(ConsoleEvent(6))"]);
+    ending_session_runs_the_hooks_once("shutdown", 6);
 }
 
 #[test]
