@@ -10,6 +10,8 @@
 //!   (again in a child forked without exec).
 //! - `wake() -> bool`: have the platform's watcher thread call `on_event(Event::Wake)`; false
 //!   where there is none.
+//! - `unmask_for_hooks()`: before a hook runs on the calling thread, give it the program's
+//!   usual signal mask if it is a watcher that blocks the handled signals (unix).
 //! - `set_started()`, `set_ending()`, `set_force_on_repeat(bool)`: what the signal handler does
 //!   with the next signal (a repeat; end at once; force on repeat).
 //! - `end_now(reason) -> !`, `end_after_exit(reason) -> bool`, `arm_ending_alarm(reason, d)`:

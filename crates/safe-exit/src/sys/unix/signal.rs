@@ -438,7 +438,7 @@ impl Doorbell {
 }
 
 /// The watcher thread of this process, if it has one: its id, or 0 while it has not yet run
-/// (then it has run no hook either, and reads the pipe as soon as it is scheduled).
+/// (then it has run no hook either, and answers the doorbell as soon as it is scheduled).
 pub(crate) fn watcher_thread() -> Option<u64> {
     // SAFETY: getpid has no preconditions.
     if unsafe { libc::getpid() } != OWNER_PID.load(Ordering::Acquire) {
