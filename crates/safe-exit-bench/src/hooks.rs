@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::report::{fmt_ratio, fmt_us, stats, Csv, Table};
-use crate::sys::{close, now_ns, pidfd_open, pidfd_send, wait_readable};
+use crate::sys::{close, now_ns, pidfd_open, pidfd_send, wait_asleep, wait_readable};
 
 /// The default number of samples per contender and signal of measurement 1 (and 3).
 pub const DEFAULT_RUNS: usize = 200;
@@ -198,6 +198,12 @@ fn sample(exe: &Path, contender: Contender, sig: i32, count: usize) -> Outcome {
     );
     let pid = child.id() as i32;
     let pidfd = pidfd_open(pid);
+    // Every thread of the victim asleep in its wait, as the main thread's is after "ready".
+    assert!(
+        wait_asleep(&[pid], WATCHDOG_MS),
+        "the {} victim did not go to sleep",
+        contender.arg()
+    );
 
     let t0 = now_ns();
     for _ in 0..count {
@@ -821,8 +827,8 @@ fn stage_table(results: &BTreeMap<(Scenario, Contender), Samples>) -> String {
 const CONTENDERS: &str = "
 How it was measured: each sample is a fresh victim process (core dumps off) whose main thread \
 is blocked in `read(2)` on stdin, a pipe the driver keeps open: the usual state of a service or \
-a command waiting for input. The victim sets up its contender, waits 2 ms so that its threads \
-are asleep, prints `ready`; the driver reads `CLOCK_MONOTONIC` and calls `kill()` (a storm: \
+a command waiting for input. The victim sets up its contender and prints `ready`; once every \
+thread of it sleeps (`/proc`), the driver reads `CLOCK_MONOTONIC` and calls `kill()` (a storm: \
 that many `kill()`s back to back), then waits on the victim's pidfd. The first thing each hook \
 does is read `CLOCK_MONOTONIC`; it then reports that time, and how many times it has run, on \
 stdout. \"Process gone\" uses the same processes: from before `kill()` to the pidfd becoming \

@@ -50,7 +50,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::report::{fmt_ratio, fmt_us, stats, Csv, Table};
-use crate::sys::{close, now_ns, pidfd_open, pidfd_send, wait_readable};
+use crate::sys::{close, now_ns, pidfd_open, pidfd_send, wait_asleep, wait_readable};
 
 /// The default number of samples per contender of measurements 1 to 3.
 pub const DEFAULT_RUNS: usize = 40;
@@ -234,17 +234,29 @@ impl Wrapped {
         }
     }
 
-    /// Sends `sig` to the wrapper; the time from just before it to the child handler's stamp.
+    /// Waits until the wrapper and the child are both asleep (see [`wait_asleep`]).
+    fn settle(&self) {
+        let pids = [self.wrapper.id() as i32, self.child_pid];
+        assert!(
+            wait_asleep(&pids, WATCHDOG_MS),
+            "the wrapper or its child did not go to sleep"
+        );
+    }
+
+    /// Sends `sig` to the wrapper once it and the child sleep; the time from just before it to
+    /// the child handler's stamp.
     fn signal_to_handler(&self, sig: i32) -> u64 {
+        self.settle();
         let t0 = now_ns();
         pidfd_send(self.pidfd, sig);
         let stamp = self.events.read::<8>(WATCHDOG_MS).map(u64::from_ne_bytes);
         stamp.expect("the child's handler did not run") - t0
     }
 
-    /// Sends TERM to the wrapper; the time just before it, and the time until the wrapper is
-    /// gone, if within `limit_ms`.
+    /// Sends TERM to the wrapper once it and the child sleep; the time just before it, and the
+    /// time until the wrapper is gone, if within `limit_ms`.
     fn term_to_gone(&self, limit_ms: i32) -> (u64, Option<u64>) {
+        self.settle();
         let t0 = now_ns();
         pidfd_send(self.pidfd, libc::SIGTERM);
         let gone = wait_readable(self.pidfd, limit_ms);

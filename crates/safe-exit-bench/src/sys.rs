@@ -62,3 +62,36 @@ pub(crate) fn close(fd: i32) {
     // SAFETY: closing a descriptor we own and no longer use.
     unsafe { libc::close(fd) };
 }
+
+/// Waits until every thread of each process in `pids` sleeps (`S` in `/proc/PID/task/*/stat`),
+/// checking every 20 µs, at most `timeout_ms`; false if that did not happen (or a process is
+/// gone). A process that has just written what the driver waits for ("ready", a stamp) is often
+/// still runnable, on its way back to its wait, when the driver wakes: a signal sent then
+/// measures that remaining way too, by chance, and a wrapper or child preempted by the driver
+/// pays it more often than another. Measurements start from asleep processes instead.
+pub(crate) fn wait_asleep(pids: &[i32], timeout_ms: i32) -> bool {
+    let deadline = now_ns() + timeout_ms.max(0) as u64 * 1_000_000;
+    loop {
+        let asleep = pids.iter().all(|&pid| {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                return false;
+            };
+            let mut any = false;
+            let all = tasks.flatten().all(|task| {
+                any = true;
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                // The state follows the command name, which may hold spaces and parentheses.
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('S'))
+            });
+            any && all
+        });
+        if asleep {
+            return true;
+        }
+        if now_ns() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(20));
+    }
+}

@@ -1,10 +1,10 @@
 //! The victim processes of hooks-bench: the benchmark's own program, run again as
 //! `victim <contender>` or `victim-overhead <contender>`.
 //!
-//! `victim <contender>` sets up the contender's hook, waits 2 ms so that every thread it started
-//! is asleep in its wait, prints `ready`, and then blocks its main thread in `read(2)` on stdin
-//! (a pipe from the driver that stays open), which is what the main thread of a service or a
-//! command waiting for input does. The first thing each hook does is read `CLOCK_MONOTONIC`;
+//! `victim <contender>` sets up the contender's hook, prints `ready`, and then blocks its main
+//! thread in `read(2)` on stdin (a pipe from the driver that stays open), which is what the main
+//! thread of a service or a command waiting for input does. The driver signals it once every
+//! thread of it sleeps. The first thing each hook does is read `CLOCK_MONOTONIC`;
 //! it then writes `hook <ns> <how many times the hook has run>` to stdout, and ends the process
 //! as its crate would have it end. safe-exit's hook also writes the library's stage timestamps
 //! (feature `stage-timestamps`): `stages <handler> <watcher woke> <runner>` (ns).
@@ -66,7 +66,6 @@ fn no_core_dumps() {
 
 fn serve(contender: Contender) -> ! {
     set_up(contender);
-    std::thread::sleep(Duration::from_millis(2));
     write_all(b"ready\n");
     let mut buf = [0u8; 64];
     loop {
