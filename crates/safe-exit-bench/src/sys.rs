@@ -1,4 +1,5 @@
-//! The few Linux calls the benchmarks share: the clock, pidfds, and waiting on a descriptor.
+//! The few Linux calls the benchmarks share: the clock, pidfds, waiting on a descriptor, and
+//! waiting for processes to sleep.
 
 use std::io;
 
@@ -93,5 +94,43 @@ pub(crate) fn wait_asleep(pids: &[i32], timeout_ms: i32) -> bool {
             return false;
         }
         std::thread::sleep(std::time::Duration::from_micros(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn a_sleeping_process_is_seen_asleep() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("start sleep");
+        let asleep = wait_asleep(&[child.id() as i32], 10_000);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(asleep, "`sleep 30` was not seen asleep within 10 s");
+    }
+
+    #[test]
+    fn a_running_process_is_not_seen_asleep() {
+        // This test's own thread is running while it looks; other test threads may be too.
+        let started = now_ns();
+        assert!(!wait_asleep(&[std::process::id() as i32], 100));
+        assert!(
+            now_ns() - started >= 100_000_000,
+            "gave up before the timeout"
+        );
+    }
+
+    #[test]
+    fn a_process_that_is_gone_is_not_seen_asleep() {
+        let mut child = Command::new("true").spawn().expect("start true");
+        let pid = child.id() as i32;
+        child.wait().expect("reap true");
+        // Reaped: its pid names no process (a reuse within the test is out of reach).
+        assert!(!wait_asleep(&[pid], 100));
     }
 }
