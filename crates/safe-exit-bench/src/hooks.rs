@@ -8,8 +8,8 @@
 //! [`victim`](self)) whose main thread is blocked in `read(2)` on stdin:
 //!
 //! - **safe-exit**: `safe_exit::register(hook)`, default configuration (SIGINT, SIGTERM,
-//!   SIGQUIT, SIGHUP). The hook runs on the library's watcher thread, woken through a pipe by the
-//!   signal handler; the library then ends the process by the same signal.
+//!   SIGQUIT, SIGHUP). The hook runs on the library's watcher thread, woken through a futex by
+//!   the signal handler; the library then ends the process by the same signal.
 //! - **ctrlc** 3 with feature `termination` (SIGINT, SIGTERM, SIGHUP; not SIGQUIT):
 //!   `ctrlc::set_handler(hook)`. The hook runs on ctrlc's thread, woken through a semaphore by
 //!   its signal handler, and ends the process with `exit(130)`.
@@ -28,8 +28,9 @@
 //!
 //! # Measurements
 //!
-//! 1. **signal → first hook**: the driver reads `CLOCK_MONOTONIC` just before `kill()`; the
-//!    hook reads it first thing and reports it. SIGINT, SIGTERM, SIGQUIT and SIGHUP.
+//! 1. **signal → first hook**: once every thread of the victim sleeps (`/proc`), the driver
+//!    reads `CLOCK_MONOTONIC` just before `kill()`; the hook reads it first thing and reports
+//!    it. SIGINT, SIGTERM, SIGQUIT and SIGHUP.
 //! 2. **storms** of 1 000 and 100 000 SIGTERMs sent back to back: from just before the first
 //!    `kill()` to the first hook; and how many times the hook ran before the process ended.
 //! 3. **signal → process gone**, as a supervisor sees it: from just before `kill()` to the

@@ -29,9 +29,11 @@
 //!
 //! 1. **start overhead**: from just before the spawn of `WRAPPER /bin/true` to its reaping,
 //!    minus the median of the same for a bare `true` measured in the same rounds.
-//! 2. **signal → child's handler**, SIGUSR1 and SIGTERM: the driver reads `CLOCK_MONOTONIC`
-//!    just before it signals the wrapper; the child's handler reads it first thing and writes
-//!    it to `EVENTS`. The measurement ends when the handler runs, not when a process ends.
+//! 2. **signal → child's handler**, SIGUSR1 and SIGTERM (in that order, to the same
+//!    processes): once the wrapper and the child both sleep (`/proc`), the driver reads
+//!    `CLOCK_MONOTONIC` just before it signals the wrapper; the child's handler reads it first
+//!    thing and writes it to `EVENTS`. The measurement ends when the handler runs, not when a
+//!    process ends.
 //! 3. **TERM → wrapper gone**: the child's SIGTERM handler exits at once (after writing its
 //!    stamp); from just before the signal to the wrapper's pidfd becoming readable (same
 //!    processes as the SIGTERM row of 2).
